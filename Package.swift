@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Numeric code needs a CPU target: without it SIMD FMA lowers to scalar library calls
+// (SPEC.md section 10). x86-64 hosts get Haswell (AVX2 + FMA + F16C); the C kernels also
+// dispatch per function, so they build everywhere.
+#if arch(x86_64)
+let numericSwiftFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let numericSwiftFlags: [SwiftSetting] = []
+#endif
+
+let package = Package(
+    name: "VibeVoiceASR",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "VibeVoiceASR", targets: ["VibeVoiceASR"]),
+        .executable(name: "vibevoice-asr", targets: ["VibeVoiceCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System-library shims (Debian: libopenblas-dev, libsndfile1-dev, libsoxr-dev).
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CSndfile", pkgConfig: "sndfile",
+                       providers: [.apt(["libsndfile1-dev"]), .brew(["libsndfile"])]),
+        .systemLibrary(name: "CSoxr", pkgConfig: "soxr",
+                       providers: [.apt(["libsoxr-dev"]), .brew(["libsoxr"])]),
+        // Hand-written hot loops (mat-vec over stored dtypes) with per-function AVX2 targets.
+        .target(name: "CKernels",
+                cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
+        .target(name: "VibeVoiceCompute",
+                dependencies: ["COpenBLAS", "CKernels"],
+                swiftSettings: numericSwiftFlags),
+        .target(name: "VibeVoiceModel",
+                dependencies: ["VibeVoiceCompute"],
+                swiftSettings: numericSwiftFlags),
+        .target(name: "VibeVoiceAudio",
+                dependencies: ["CSndfile", "CSoxr"]),
+        .target(name: "VibeVoiceText"),
+        .target(name: "VibeVoiceASR",
+                dependencies: ["VibeVoiceModel", "VibeVoiceAudio", "VibeVoiceText"]),
+        .executableTarget(name: "VibeVoiceCLI",
+                          dependencies: ["VibeVoiceASR",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "VibeVoiceTextTests", dependencies: ["VibeVoiceText"]),
+        .testTarget(name: "VibeVoiceModelTests", dependencies: ["VibeVoiceModel"]),
+        .testTarget(name: "VibeVoiceAudioTests", dependencies: ["VibeVoiceAudio"]),
+        .testTarget(name: "VibeVoiceCLITests", dependencies: ["VibeVoiceASR"]),
+    ]
+)

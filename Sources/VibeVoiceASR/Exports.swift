@@ -1,0 +1,3 @@
+@_exported import VibeVoiceModel
+@_exported import VibeVoiceAudio
+@_exported import VibeVoiceText

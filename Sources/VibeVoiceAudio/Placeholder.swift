@@ -1,0 +1,2 @@
+import CSndfile
+import CSoxr

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+
+/// Root command. Subcommands live one per file.
+struct VibeVoiceASRCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vibevoice-asr",
+        abstract: "Speaker-attributed, timestamped transcription with Microsoft's VibeVoice-ASR, natively.",
+        subcommands: [
+            TranscribeCommand.self,
+            ConvertCommand.self,
+            PromptCommand.self,
+            TokenizeCommand.self,
+        ],
+        defaultSubcommand: nil
+    )
+}
+
+/// Exit codes (README): 0 success; 1 input or usage error; 2 model, tokenizer or download error;
+/// anything else an internal failure.
+@main
+enum Entry {
+    static func main() {
+        let command: ParsableCommand
+        do {
+            command = try VibeVoiceASRCommand.parseAsRoot()
+        } catch {
+            let code = VibeVoiceASRCommand.exitCode(for: error)
+            if code == .success {
+                VibeVoiceASRCommand.exit(withError: error)   // --help, --version
+            }
+            let message = VibeVoiceASRCommand.fullMessage(for: error)
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            exit(1)
+        }
+        do {
+            var command = command
+            try command.run()
+        } catch let error as CleanExit {
+            VibeVoiceASRCommand.exit(withError: error)
+        } catch let error as ExitCode {
+            exit(error.rawValue)
+        } catch {
+            let (code, message) = CLIErrorReport.describe(error)
+            FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
+            exit(code)
+        }
+    }
+}

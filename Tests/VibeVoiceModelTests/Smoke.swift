@@ -1,0 +1,5 @@
+import XCTest
+
+final class ModelSmokeTests: XCTestCase {
+    func testBuilds() { XCTAssertTrue(true) }
+}

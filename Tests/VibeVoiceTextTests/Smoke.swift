@@ -1,0 +1,5 @@
+import XCTest
+
+final class TextSmokeTests: XCTestCase {
+    func testBuilds() { XCTAssertTrue(true) }
+}
