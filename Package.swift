@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "CKernels",
                 cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
         .target(name: "VibeVoiceCompute",
-                dependencies: ["COpenBLAS", "CKernels"],
+                dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux])), "CKernels"],
                 swiftSettings: numericSwiftFlags),
         .target(name: "VibeVoiceModel",
                 dependencies: ["VibeVoiceCompute"],

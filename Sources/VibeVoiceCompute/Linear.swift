@@ -1,0 +1,123 @@
+import CKernels
+
+/// A dense layer y = x·Wᵀ + b over a weight in its stored dtype.
+///
+/// One row (decode) goes through the threaded SIMD mat-vec that reads the stored dtype directly.
+/// Several rows (prefill, encoders) go through BLAS sgemm; non-f32 weights are widened to f32 one
+/// tile of output rows at a time, so the full weight is never widened.
+public struct Linear: @unchecked Sendable {
+    public let weight: WeightTensor
+    public let bias: [Float]?
+    public let outFeatures: Int
+    public let inFeatures: Int
+
+    /// Largest widened tile, in f32 elements (16 MB).
+    static let tileElements = 4 << 20
+
+    public init(weight: WeightTensor, bias: [Float]?) {
+        precondition(weight.shape.count >= 2, "Linear weight must be at least 2-D")
+        self.weight = weight
+        self.bias = bias
+        self.outFeatures = weight.shape[0]
+        self.inFeatures = weight.count / weight.shape[0]
+        if let bias { precondition(bias.count == outFeatures, "bias length mismatch") }
+    }
+
+    /// y[rows, outFeatures] (row stride `ldy`, default outFeatures) = x[rows, inFeatures]·Wᵀ + b.
+    public func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int? = nil) {
+        let ldy = ldy ?? outFeatures
+        if rows == 1 {
+            matvec(x, into: y)
+        } else if rows > 1 {
+            gemm(x, rows: rows, into: y, ldy: ldy)
+        }
+        if let bias {
+            bias.withUnsafeBufferPointer { b in
+                for r in 0..<rows {
+                    let row = y + r * ldy
+                    for o in 0..<outFeatures { row[o] += b[o] }
+                }
+            }
+        }
+    }
+
+    /// Convenience over arrays.
+    public func forward(_ x: [Float], rows: Int) -> [Float] {
+        precondition(x.count == rows * inFeatures, "input size mismatch")
+        var y = [Float](repeating: 0, count: rows * outFeatures)
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in forward(xp.baseAddress!, rows: rows, into: yp.baseAddress!) }
+        }
+        return y
+    }
+
+    private func matvec(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        let cols = inFeatures
+        let w = weight.data
+        let dtype = weight.dtype
+        Parallel.forRanges(outFeatures, minChunk: 64) { r0, r1 in
+            switch dtype {
+            case .f32:
+                vv_matvec_f32(w.assumingMemoryBound(to: Float.self), x, y, cols, r0, r1)
+            case .bf16:
+                vv_matvec_bf16(w.assumingMemoryBound(to: UInt16.self), x, y, cols, r0, r1)
+            case .f16:
+                vv_matvec_f16(w.assumingMemoryBound(to: UInt16.self), x, y, cols, r0, r1)
+            }
+        }
+    }
+
+    private func gemm(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int) {
+        let k = inFeatures
+        if weight.dtype == .f32 {
+            BLAS.gemmNT(m: rows, n: outFeatures, k: k, a: x, lda: k,
+                        b: weight.data.assumingMemoryBound(to: Float.self), ldb: k, c: y, ldc: ldy)
+            return
+        }
+        let tileRows = max(16, min(outFeatures, Linear.tileElements / max(1, k)))
+        let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * k)
+        defer { tile.deallocate() }
+        var o0 = 0
+        while o0 < outFeatures {
+            let n = min(tileRows, outFeatures - o0)
+            widenRows(o0, n, into: tile)
+            BLAS.gemmNT(m: rows, n: n, k: k, a: x, lda: k, b: tile, ldb: k, c: y + o0, ldc: ldy)
+            o0 += n
+        }
+    }
+
+    /// Widens weight rows [row, row+count) to f32, split across threads.
+    public func widenRows(_ row: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>) {
+        let k = inFeatures
+        let base = weight.data
+        let dtype = weight.dtype
+        Parallel.forRanges(count, minChunk: 8) { r0, r1 in
+            let n = (r1 - r0) * k
+            let off = (row + r0) * k
+            switch dtype {
+            case .f32:
+                (dst + r0 * k).update(from: base.assumingMemoryBound(to: Float.self) + off, count: n)
+            case .bf16:
+                vv_widen_bf16(base.assumingMemoryBound(to: UInt16.self) + off, dst + r0 * k, n)
+            case .f16:
+                vv_widen_f16(base.assumingMemoryBound(to: UInt16.self) + off, dst + r0 * k, n)
+            }
+        }
+    }
+}
+
+extension Linear {
+    /// Widens weight rows on the calling thread (for single embedding rows).
+    public func widenRowsSerial(_ row: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>, rowLength k: Int) {
+        let n = count * k
+        let off = row * k
+        switch weight.dtype {
+        case .f32:
+            dst.update(from: weight.data.assumingMemoryBound(to: Float.self) + off, count: n)
+        case .bf16:
+            vv_widen_bf16(weight.data.assumingMemoryBound(to: UInt16.self) + off, dst, n)
+        case .f16:
+            vv_widen_f16(weight.data.assumingMemoryBound(to: UInt16.self) + off, dst, n)
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import Dispatch
+import Foundation
+
+/// Thread settings for the hand-written kernels (BLAS keeps its own pool, set alongside).
+public enum ComputeThreads {
+    nonisolated(unsafe) private static var _count = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Number of threads the kernels split work across.
+    public static var count: Int { _count }
+
+    /// Sets the thread count for the kernels and for BLAS.
+    public static func set(_ n: Int) {
+        _count = max(1, n)
+        BLAS.setThreadCount(_count)
+    }
+}
+
+public enum Parallel {
+    /// Splits `0..<count` into contiguous ranges, one per thread (at least `minChunk` items each),
+    /// and runs `body(begin, end)` on each concurrently.
+    @inline(__always)
+    public static func forRanges(_ count: Int, minChunk: Int = 1,
+                                 _ body: (_ begin: Int, _ end: Int) -> Void) {
+        guard count > 0 else { return }
+        let threads = max(1, min(ComputeThreads.count, count / max(1, minChunk)))
+        if threads == 1 {
+            body(0, count)
+            return
+        }
+        // Round chunks to a multiple of 4 rows so the 4-row kernels stay on their fast path.
+        let chunk = (((count + threads - 1) / threads) + 3) & ~3
+        withoutActuallyEscaping(body) { body in
+            let task = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let b = t * chunk
+                let e = min(count, b + chunk)
+                if b < e { task.value(b, e) }
+            }
+        }
+    }
+}
+
+/// Wraps a value that is shared across the threads of one parallel loop. The loops write
+/// disjoint ranges, which the type system cannot see.
+public struct UncheckedSendable<T>: @unchecked Sendable {
+    public let value: T
+    public init(_ value: T) { self.value = value }
+}

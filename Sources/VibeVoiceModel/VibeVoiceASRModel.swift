@@ -1,0 +1,245 @@
+import Foundation
+import VibeVoiceCompute
+
+/// Errors raised while running the model on a request.
+public enum ModelRunError: Error, CustomStringConvertible, Sendable {
+    case audioTokenCountMismatch(promptSlots: Int, audioFrames: Int)
+    case emptyAudio
+    case tokenOutOfRange(Int, vocabularySize: Int)
+
+    public var description: String {
+        switch self {
+        case let .audioTokenCountMismatch(slots, frames):
+            return "the prompt has \(slots) audio slots but the encoders produced \(frames) frames"
+        case .emptyAudio:
+            return "the audio has no samples"
+        case let .tokenOutOfRange(id, vocab):
+            return "token id \(id) is outside the model's vocabulary of \(vocab)"
+        }
+    }
+}
+
+/// Encoder outputs for one request.
+public struct AudioFeatures: Sendable {
+    public var acousticLatents: [Float]
+    public var semanticLatents: [Float]
+    /// Projected embeddings `[frames, hidden]`.
+    public var embeddings: [Float]
+    public var frames: Int
+}
+
+/// Generation settings. Defaults: greedy, stop on `<|endoftext|>`.
+public struct GenerationOptions: Sendable {
+    public var maxNewTokens: Int
+    public var stopTokenIDs: Set<Int>
+    public var temperature: Float
+    public var topP: Float
+    public var repetitionPenalty: Float
+    public var seed: UInt64
+    /// Rows per prefill block: bounds scratch memory (scores are rows × context per head).
+    public var prefillBlockSize: Int
+
+    public init(maxNewTokens: Int, stopTokenIDs: Set<Int> = [151643], temperature: Float = 0, topP: Float = 1,
+                repetitionPenalty: Float = 1, seed: UInt64 = 0, prefillBlockSize: Int = 512) {
+        self.maxNewTokens = maxNewTokens
+        self.stopTokenIDs = stopTokenIDs
+        self.temperature = temperature
+        self.topP = topP
+        self.repetitionPenalty = repetitionPenalty
+        self.seed = seed
+        self.prefillBlockSize = prefillBlockSize
+    }
+}
+
+/// Why generation ended.
+public enum StopReason: String, Sendable {
+    case stopToken = "stop_token"
+    case maxNewTokens = "max_new_tokens"
+    case cancelled
+}
+
+public struct GenerationResult: Sendable {
+    public var tokens: [Int]
+    public var stopReason: StopReason
+    public var prefillSeconds: Double
+    public var decodeSeconds: Double
+}
+
+/// Progress events from the model's stages.
+public enum ModelProgress: Sendable {
+    case encoding(done: Int, total: Int)
+    case prefill(done: Int, total: Int)
+}
+
+/// VibeVoice-ASR: two speech encoders, the projector and the Qwen2 decoder.
+public final class VibeVoiceASRModel: Sendable {
+    public let config: VibeVoiceConfig
+    public let acousticEncoder: SpeechEncoder
+    public let semanticEncoder: SpeechEncoder
+    public let projector: AudioProjector
+    public let decoder: Qwen2Decoder
+    private let weights: WeightSource
+
+    public init(weights: WeightSource, config: VibeVoiceConfig) throws {
+        self.config = config
+        self.weights = weights
+        acousticEncoder = try SpeechEncoder(weights: weights, prefix: "acoustic_tokenizer_encoder", config: config.acoustic)
+        semanticEncoder = try SpeechEncoder(weights: weights, prefix: "semantic_tokenizer_encoder", config: config.semantic)
+        projector = try AudioProjector(weights: weights, acousticDim: config.acoustic.hiddenSize,
+                                       semanticDim: config.semantic.hiddenSize, hiddenSize: config.decoder.hiddenSize)
+        decoder = try Qwen2Decoder(weights: weights, config: config.decoder)
+    }
+
+    /// Loads a checkpoint directory (either layout).
+    public convenience init(directory: URL) throws {
+        let checkpoint = try Checkpoint(directory: directory)
+        try self.init(weights: checkpoint, config: checkpoint.config)
+    }
+
+    public var hopLength: Int { config.acoustic.hopLength }
+
+    /// Audio tokens for `rawSamples` samples: `ceil(raw / hop)`.
+    public func audioTokenCount(rawSamples: Int) -> Int {
+        (rawSamples + hopLength - 1) / hopLength
+    }
+
+    /// Encodes loudness-normalised 24 kHz mono samples. The signal is zero-padded to a multiple of
+    /// the hop, then both encoders run chunk by chunk (`acousticChunkSize` samples) with streaming
+    /// caches, so memory grows with the chunk, not the file. `noiseSeed` turns on σ-VAE sampling
+    /// of the acoustic latents (off by default: deterministic, like transformers' `sample=False`).
+    public func encodeAudio(_ samples: [Float], noiseSeed: UInt64? = nil,
+                            progress: (@Sendable (ModelProgress) -> Void)? = nil) throws -> AudioFeatures {
+        guard !samples.isEmpty else { throw ModelRunError.emptyAudio }
+        let hop = hopLength
+        let padded = (samples.count + hop - 1) / hop * hop
+        let chunk = max(1, config.acousticChunkSize)
+        var aState = acousticEncoder.makeState()
+        var sState = semanticEncoder.makeState()
+        var acoustic: [Float] = []
+        var semantic: [Float] = []
+        var frames = 0
+        var start = 0
+        while start < padded {
+            let end = min(padded, start + chunk)
+            var piece = [Float](repeating: 0, count: end - start)
+            if start < samples.count {
+                let avail = min(end, samples.count) - start
+                piece.withUnsafeMutableBufferPointer { p in
+                    samples.withUnsafeBufferPointer { s in
+                        p.baseAddress!.update(from: s.baseAddress! + start, count: avail)
+                    }
+                }
+            }
+            let (a, fa) = acousticEncoder.encodeChunk(piece, state: &aState)
+            let (s, _) = semanticEncoder.encodeChunk(piece, state: &sState)
+            acoustic.append(contentsOf: a)
+            semantic.append(contentsOf: s)
+            frames += fa
+            start = end
+            progress?(.encoding(done: end, total: padded))
+        }
+        if let seed = noiseSeed, config.acoustic.vaeStd > 0 {
+            var rng = SeededRandom(seed: seed)
+            let scale = config.acoustic.vaeStd * rng.nextGaussian()
+            for i in 0..<acoustic.count { acoustic[i] += scale * rng.nextGaussian() }
+        }
+        let embeddings = projector.forward(acoustic: acoustic, semantic: semantic, frames: frames)
+        return AudioFeatures(acousticLatents: acoustic, semanticLatents: semantic, embeddings: embeddings, frames: frames)
+    }
+
+    /// Token embeddings of `promptIDs` with the audio slots replaced, in order, by the audio
+    /// embeddings. `[promptIDs.count, hidden]`.
+    public func fusedEmbeddings(promptIDs: [Int], audio: AudioFeatures) throws -> [Float] {
+        let h = config.decoder.hiddenSize
+        let slots = promptIDs.reduce(0) { $0 + ($1 == config.audioTokenID ? 1 : 0) }
+        guard slots == audio.frames else {
+            throw ModelRunError.audioTokenCountMismatch(promptSlots: slots, audioFrames: audio.frames)
+        }
+        for id in promptIDs where id < 0 || id >= config.decoder.vocabSize {
+            throw ModelRunError.tokenOutOfRange(id, vocabularySize: config.decoder.vocabSize)
+        }
+        var x = [Float](repeating: 0, count: promptIDs.count * h)
+        x.withUnsafeMutableBufferPointer { xp in
+            audio.embeddings.withUnsafeBufferPointer { ap in
+                var next = 0
+                for (i, id) in promptIDs.enumerated() {
+                    let row = xp.baseAddress! + i * h
+                    if id == config.audioTokenID {
+                        row.update(from: ap.baseAddress! + next * h, count: h)
+                        next += 1
+                    } else {
+                        decoder.embed(id, into: row)
+                    }
+                }
+            }
+        }
+        return x
+    }
+
+    /// Logits at every prompt position `[promptIDs.count, vocab]` (for parity checks).
+    public func promptLogits(promptIDs: [Int], audio: AudioFeatures) throws -> [Float] {
+        var x = try fusedEmbeddings(promptIDs: promptIDs, audio: audio)
+        let n = promptIDs.count
+        let cache = decoder.makeCache(capacity: n)
+        var logits = [Float](repeating: 0, count: n * config.decoder.vocabSize)
+        x.withUnsafeMutableBufferPointer { xp in
+            decoder.forward(xp.baseAddress!, rows: n, cache: cache)
+            logits.withUnsafeMutableBufferPointer { lp in
+                decoder.logits(xp.baseAddress!, rows: n, into: lp.baseAddress!)
+            }
+        }
+        return logits
+    }
+
+    /// Prefills the prompt (in blocks) and generates up to `maxNewTokens` tokens. `onToken` is
+    /// called with each new token; returning false stops generation.
+    public func generate(promptIDs: [Int], audio: AudioFeatures, options: GenerationOptions,
+                         progress: (@Sendable (ModelProgress) -> Void)? = nil,
+                         onToken: (Int) -> Bool = { _ in true }) throws -> GenerationResult {
+        let h = config.decoder.hiddenSize
+        let vocab = config.decoder.vocabSize
+        var x = try fusedEmbeddings(promptIDs: promptIDs, audio: audio)
+        let n = promptIDs.count
+        let cache = decoder.makeCache(capacity: n + max(0, options.maxNewTokens))
+        var logits = [Float](repeating: 0, count: vocab)
+        let t0 = Date()
+        let block = max(1, options.prefillBlockSize)
+        x.withUnsafeMutableBufferPointer { xp in
+            var start = 0
+            while start < n {
+                let rows = min(block, n - start)
+                decoder.forward(xp.baseAddress! + start * h, rows: rows, cache: cache)
+                start += rows
+                progress?(.prefill(done: start, total: n))
+            }
+            logits.withUnsafeMutableBufferPointer { lp in
+                decoder.logits(xp.baseAddress! + (n - 1) * h, into: lp.baseAddress!)
+            }
+        }
+        let prefillSeconds = Date().timeIntervalSince(t0)
+        let t1 = Date()
+        var sampler = TokenSampler(temperature: options.temperature, topP: options.topP,
+                                   repetitionPenalty: options.repetitionPenalty, seed: options.seed)
+        var seen = Set(promptIDs)
+        var tokens: [Int] = []
+        var reason = StopReason.maxNewTokens
+        var hidden = [Float](repeating: 0, count: h)
+        while tokens.count < options.maxNewTokens {
+            let token = sampler.next(logits: &logits, seen: seen)
+            tokens.append(token)
+            seen.insert(token)
+            if options.stopTokenIDs.contains(token) { reason = .stopToken; break }
+            if !onToken(token) { reason = .cancelled; break }
+            if tokens.count >= options.maxNewTokens { break }
+            hidden.withUnsafeMutableBufferPointer { hp in
+                decoder.embed(token, into: hp.baseAddress!)
+                decoder.forward(hp.baseAddress!, rows: 1, cache: cache)
+                logits.withUnsafeMutableBufferPointer { lp in
+                    decoder.logits(hp.baseAddress!, into: lp.baseAddress!)
+                }
+            }
+        }
+        return GenerationResult(tokens: tokens, stopReason: reason, prefillSeconds: prefillSeconds,
+                                decodeSeconds: Date().timeIntervalSince(t1))
+    }
+}
