@@ -46,6 +46,7 @@ let package = Package(
                           dependencies: ["VibeVoiceASR",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "VibeVoiceTextTests", dependencies: ["VibeVoiceText"]),
+        .testTarget(name: "VibeVoiceComputeTests", dependencies: ["VibeVoiceCompute"]),
         .testTarget(name: "VibeVoiceModelTests", dependencies: ["VibeVoiceModel"]),
         .testTarget(name: "VibeVoiceAudioTests", dependencies: ["VibeVoiceAudio"]),
         .testTarget(name: "VibeVoiceCLITests", dependencies: ["VibeVoiceASR"]),
