@@ -1,3 +1,0 @@
-@_exported import VibeVoiceModel
-@_exported import VibeVoiceAudio
-@_exported import VibeVoiceText
