@@ -159,7 +159,8 @@ public enum AudioLoader {
         }
     }
 
-    /// Maps the error of a failed `sf_open*` to an `AudioError`.
+    /// Maps the error of a failed `sf_open*` to an `AudioError`: by libsndfile's public error
+    /// code, and for its internal codes by its message (kept in the error either way).
     static func openError(name: String) -> AudioError {
         let code = sf_error(nil)
         let message = String(cString: sf_strerror(nil))
@@ -167,7 +168,15 @@ public enum AudioLoader {
         case SF_ERR_UNRECOGNISED_FORMAT: return .unrecognizedFormat(name: name, detail: message)
         case SF_ERR_MALFORMED_FILE: return .malformed(name: name, detail: message)
         case SF_ERR_UNSUPPORTED_ENCODING: return .unsupportedEncoding(name: name, detail: message)
-        default: return .openFailed(name: name, detail: message)
+        default:
+            let lower = message.lowercased()
+            if lower.contains("unimplemented") || lower.contains("not supported") || lower.contains("unsupported") {
+                return .unsupportedEncoding(name: name, detail: message)
+            }
+            if lower.contains("malformed") {
+                return .malformed(name: name, detail: message)
+            }
+            return .openFailed(name: name, detail: message)
         }
     }
 
