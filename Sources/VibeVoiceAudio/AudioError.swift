@@ -31,8 +31,11 @@ public enum AudioError: Error, CustomStringConvertible, Sendable, Equatable {
     case noSamples(name: String)
     /// A decoded sample is NaN or infinite.
     case nonFiniteSample(name: String, frame: Int, channel: Int)
-    /// The audio is longer than the configured maximum.
+    /// The audio is longer than the configured maximum (length known from the header).
     case tooLong(name: String, seconds: Double, limit: Double)
+    /// The header did not state the length and decoding passed the configured maximum
+    /// (`decodedSeconds` is how far decoding got).
+    case tooLongWhileDecoding(name: String, decodedSeconds: Double, limit: Double)
     /// A maximum duration that is not a positive finite number was requested.
     case invalidMaxDuration(Double)
     /// libsndfile reported an error while decoding the sample data.
@@ -75,6 +78,9 @@ public enum AudioError: Error, CustomStringConvertible, Sendable, Equatable {
         case .tooLong(let name, let seconds, let limit):
             return "\(name): audio is \(String(format: "%.2f", seconds)) s long, more than the maximum of "
                 + "\(String(format: "%.2f", limit)) s"
+        case .tooLongWhileDecoding(let name, let seconds, let limit):
+            return "\(name): audio is longer than the maximum of \(String(format: "%.2f", limit)) s "
+                + "(decoding stopped at \(String(format: "%.2f", seconds)) s)"
         case .invalidMaxDuration(let value):
             return "maximum duration \(value) s is invalid (expected a positive number of seconds)"
         case .decodeFailed(let name, let detail):

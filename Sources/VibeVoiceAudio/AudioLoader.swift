@@ -57,9 +57,7 @@ public enum AudioLoader {
 
         var info = SF_INFO()
         // The descriptor stays ours (closed by the defer above), whatever libsndfile does.
-        guard let handle = sf_open_fd(fd, Int32(SFM_READ), &info, 0) else {
-            throw openError(name: path)
-        }
+        let handle = try openLocked(name: path) { sf_open_fd(fd, Int32(SFM_READ), &info, 0) }
         defer { sf_close(handle) }
         return try decode(handle, info: info, name: path, maxDuration: maxDuration)
     }
@@ -89,9 +87,7 @@ public enum AudioLoader {
             var info = SF_INFO()
             return try withExtendedLifetime(reader) {
                 let user = Unmanaged.passUnretained(reader).toOpaque()
-                guard let handle = sf_open_virtual(&io, Int32(SFM_READ), &info, user) else {
-                    throw openError(name: name)
-                }
+                let handle = try openLocked(name: name) { sf_open_virtual(&io, Int32(SFM_READ), &info, user) }
                 defer { sf_close(handle) }
                 return try decode(handle, info: info, name: name, maxDuration: maxDuration)
             }
@@ -157,6 +153,18 @@ public enum AudioLoader {
             for c in 1..<channels { sum += row[c] }
             dst[f] = sum / scale
         }
+    }
+
+    /// Serialises opening: libsndfile keeps the error of a failed open in a process-wide slot.
+    private static let openLock = NSLock()
+
+    /// Runs an `sf_open*` call; on failure, reads libsndfile's error before another open can
+    /// overwrite it.
+    static func openLocked(name: String, _ open: () -> OpaquePointer?) throws -> OpaquePointer {
+        openLock.lock()
+        defer { openLock.unlock() }
+        guard let handle = open() else { throw openError(name: name) }
+        return handle
     }
 
     /// Maps the error of a failed `sf_open*` to an `AudioError`: by libsndfile's public error
@@ -239,7 +247,8 @@ public enum AudioLoader {
             }
             decoded += n
             if let maxFrames, decoded > maxFrames {
-                throw AudioError.tooLong(name: name, seconds: Double(decoded) / Double(rate), limit: maxDuration!)
+                throw AudioError.tooLongWhileDecoding(name: name, decodedSeconds: Double(decoded) / Double(rate),
+                                                      limit: maxDuration!)
             }
             if channels > 1 {
                 interleaved.withUnsafeBufferPointer { src in

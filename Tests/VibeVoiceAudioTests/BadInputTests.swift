@@ -1,3 +1,4 @@
+import CSndfile
 import Foundation
 import XCTest
 @testable import VibeVoiceAudio
@@ -263,6 +264,24 @@ final class BadInputTests: XCTestCase {
                 guard case .invalidMaxDuration = error as? AudioError else { return XCTFail("\(error)") }
             }
         }
+    }
+
+    /// When the header does not state the length (libsndfile reports SF_COUNT_MAX, as for
+    /// streams), the limit is enforced while decoding.
+    func testTooLongIsRefusedWhileDecodingWhenTheLengthIsUnknown() throws {
+        let url = try wav16(frames: 32_000, rate: 16_000, name: "unknown.wav")
+        var info = SF_INFO()
+        let handle = try XCTUnwrap(sf_open(url.path, Int32(SFM_READ), &info))
+        defer { sf_close(handle) }
+        info.frames = Int64.max
+        XCTAssertThrowsError(try AudioLoader.decode(handle, info: info, name: "stream", maxDuration: 1.0)) { error in
+            XCTAssertEqual(error as? AudioError, .tooLongWhileDecoding(name: "stream", decodedSeconds: 2, limit: 1))
+            XCTAssertEqual("\(error)", "stream: audio is longer than the maximum of 1.00 s (decoding stopped at 2.00 s)")
+        }
+        sf_seek(handle, 0, SEEK_SET)
+        let whole = try AudioLoader.decode(handle, info: info, name: "stream", maxDuration: 2.0)
+        XCTAssertEqual(whole.sourceFrames, 32_000)
+        XCTAssertEqual(whole.samples.count, 48_000)
     }
 
     func testErrorMessagesNameTheInput() {

@@ -158,6 +158,33 @@ final class DecodingTests: XCTestCase {
         XCTAssertGreaterThan(snr, 85, "SNR \(snr) dB")
     }
 
+    /// Loads on several threads at once (good and bad files) give the same results as one at a time.
+    func testConcurrentLoads() throws {
+        let dir = try TestAudio.temporaryDirectory(self)
+        let good = dir.appendingPathComponent("good.flac")
+        try TestAudio.write(TestAudio.sine(440, rate: 44_100, count: 30_000), rate: 44_100, channels: 1,
+                            format: .flac16, to: good)
+        let bad = dir.appendingPathComponent("bad.wav")
+        try Data("not audio at all".utf8).write(to: bad)
+        let expected = try AudioLoader.load(contentsOf: good).samples
+        let results = ConcurrentResults(count: 16)
+        DispatchQueue.concurrentPerform(iterations: 16) { i in
+            if i % 2 == 0 {
+                results.set(i, (try? AudioLoader.load(contentsOf: good).samples == expected) ?? false)
+            } else {
+                do {
+                    _ = try AudioLoader.load(contentsOf: bad)
+                    results.set(i, false)
+                } catch let error as AudioError {
+                    if case .unrecognizedFormat(let name, _) = error { results.set(i, name == bad.path) }
+                } catch {
+                    results.set(i, false)
+                }
+            }
+        }
+        XCTAssertEqual(results.values, [Bool](repeating: true, count: 16))
+    }
+
     func testFromSamplesDownmixesAndResamples() throws {
         let rate = 48_000
         let left = TestAudio.sine(440, amplitude: 0.8, rate: rate, count: 12_000)
@@ -172,4 +199,12 @@ final class DecodingTests: XCTestCase {
         let mono: [Float] = [0.25, -0.5, 0.125]
         XCTAssertEqual(try AudioLoader.fromSamples(mono, sampleRate: 24_000).samples, mono)
     }
+}
+
+final class ConcurrentResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [Bool]
+    init(count: Int) { storage = [Bool](repeating: false, count: count) }
+    func set(_ i: Int, _ value: Bool) { lock.lock(); storage[i] = value; lock.unlock() }
+    var values: [Bool] { lock.lock(); defer { lock.unlock() }; return storage }
 }
