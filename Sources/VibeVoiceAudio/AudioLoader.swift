@@ -21,7 +21,11 @@ import Darwin
 /// truncated download, say) is decoded as far as the data goes; libsndfile clamps the frame
 /// count to the bytes present. A header that cannot be parsed, an unknown codec, NaN or infinite
 /// samples, out-of-range rates or channel counts, and decode errors reported by libsndfile
-/// throw an `AudioError`.
+/// throw an `AudioError`. Only regular files are read (not FIFOs or devices).
+///
+/// The result is not loudness-normalised: the caller applies `LoudnessNormalizer.normalize`
+/// to `samples` (the reference does it in the feature extractor, after resampling).
+/// All functions are safe to call from several threads at once.
 public enum AudioLoader {
     /// Source sample rates accepted (Hz).
     public static let supportedSampleRates: ClosedRange<Int> = 1_000...768_000
@@ -37,11 +41,13 @@ public enum AudioLoader {
     /// Decodes an audio file.
     /// - Parameter maxDuration: if given, audio longer than this many seconds (of source audio)
     ///   is refused with `AudioError.tooLong`; the header's frame count is checked before any
-    ///   sample is decoded when the format states it.
+    ///   sample is decoded when the format states it, otherwise decoding stops with
+    ///   `AudioError.tooLongWhileDecoding` as soon as the limit is passed.
     public static func load(contentsOf url: URL, maxDuration: Double? = nil) throws -> AudioSignal {
         let path = url.path
         try validate(maxDuration: maxDuration)
-        let fd = open(path, O_RDONLY)
+        // Non-blocking so that a FIFO cannot hang the open; it is refused just below.
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         if fd < 0 {
             let code = errno
             if code == ENOENT || code == ENOTDIR { throw AudioError.fileNotFound(path: path) }

@@ -299,3 +299,15 @@ final class BadInputTests: XCTestCase {
                        "x.wav: sample at frame 3, channel 1 is NaN or infinite")
     }
 }
+
+final class SpecialFileTests: XCTestCase {
+    /// A FIFO with no writer would block a plain open(2); it is refused at once instead.
+    func testFIFOIsRefusedWithoutBlocking() throws {
+        let dir = try TestAudio.temporaryDirectory(self)
+        let path = dir.appendingPathComponent("pipe.wav").path
+        XCTAssertEqual(mkfifo(path, 0o600), 0)
+        XCTAssertThrowsError(try AudioLoader.load(contentsOf: URL(fileURLWithPath: path))) { error in
+            XCTAssertEqual(error as? AudioError, .notARegularFile(path: path))
+        }
+    }
+}
