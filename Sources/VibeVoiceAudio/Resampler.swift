@@ -9,9 +9,10 @@ import Foundation
 /// The output has exactly `ceil(n * to / from)` samples (the reference pads or trims to this
 /// length), see `outputLength(inputFrames:from:to:)`.
 public enum Resampler {
-    /// The number of output samples for `inputFrames` input frames: `ceil(n * to / from)`.
+    /// The number of output samples for `inputFrames` input frames: `ceil(n * to / from)`
+    /// (0 when any argument is not positive).
     public static func outputLength(inputFrames n: Int, from: Int, to: Int) -> Int {
-        precondition(n >= 0 && from > 0 && to > 0)
+        guard n > 0, from > 0, to > 0 else { return 0 }
         let (product, overflow) = n.multipliedReportingOverflow(by: to)
         if overflow {
             return Int((Double(n) * Double(to) / Double(from)).rounded(.up))

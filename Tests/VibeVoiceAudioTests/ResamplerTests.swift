@@ -12,6 +12,8 @@ final class ResamplerTests: XCTestCase {
         XCTAssertEqual(Resampler.outputLength(inputFrames: 100_001, from: 96_000, to: 24_000), 25_001)
         XCTAssertEqual(Resampler.outputLength(inputFrames: 3, from: 22_050, to: 24_000), 4)
         XCTAssertEqual(Resampler.outputLength(inputFrames: 0, from: 22_050, to: 24_000), 0)
+        XCTAssertEqual(Resampler.outputLength(inputFrames: -5, from: 22_050, to: 24_000), 0)
+        XCTAssertEqual(Resampler.outputLength(inputFrames: 10, from: 0, to: 24_000), 0)
         for rate in Self.rates + [11_025, 32_000, 12_000, 7_350] {
             for n in [1, 2, 3, 7, 100, 4_409, 44_101, 70_001] {
                 let x = (0..<n).map { Float(sin(Double($0) * 0.37)) * 0.3 }
