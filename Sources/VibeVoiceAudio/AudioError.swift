@@ -1,0 +1,94 @@
+import Foundation
+
+/// Everything that can go wrong while reading, converting or writing audio.
+///
+/// `description` is the one-line message for the user; it names the file (or `<memory>` /
+/// `<samples>` for in-memory input) and the problem.
+public enum AudioError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The path does not exist.
+    case fileNotFound(path: String)
+    /// The path exists but is not a regular file (a directory, for example).
+    case notARegularFile(path: String)
+    /// The file exists but could not be read (permissions, I/O error).
+    case unreadable(path: String, reason: String)
+    /// The file or buffer has zero bytes.
+    case emptyInput(name: String)
+    /// libsndfile does not recognise the bytes as any audio format it can read.
+    case unrecognizedFormat(name: String, detail: String)
+    /// The container was recognised but its header or data is damaged.
+    case malformed(name: String, detail: String)
+    /// The container was recognised but its codec / sample encoding is not supported.
+    case unsupportedEncoding(name: String, detail: String)
+    /// Any other failure to open the input (libsndfile's message is kept).
+    case openFailed(name: String, detail: String)
+    /// The sample rate is outside `AudioLoader.supportedSampleRates`.
+    case invalidSampleRate(name: String, rate: Int)
+    /// The channel count is outside `AudioLoader.supportedChannelCounts`.
+    case invalidChannelCount(name: String, channels: Int)
+    /// The interleaved sample count is not a multiple of the channel count.
+    case sampleCountNotMultipleOfChannels(name: String, count: Int, channels: Int)
+    /// The input decodes to zero frames.
+    case noSamples(name: String)
+    /// A decoded sample is NaN or infinite.
+    case nonFiniteSample(name: String, frame: Int, channel: Int)
+    /// The audio is longer than the configured maximum (length known from the header).
+    case tooLong(name: String, seconds: Double, limit: Double)
+    /// The header did not state the length and decoding passed the configured maximum
+    /// (`decodedSeconds` is how far decoding got).
+    case tooLongWhileDecoding(name: String, decodedSeconds: Double, limit: Double)
+    /// A maximum duration that is not a positive finite number was requested.
+    case invalidMaxDuration(Double)
+    /// libsndfile reported an error while decoding the sample data.
+    case decodeFailed(name: String, detail: String)
+    /// libsoxr reported an error.
+    case resamplerFailed(detail: String)
+    /// Writing an output file failed.
+    case writeFailed(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .fileNotFound(let path):
+            return "\(path): no such file"
+        case .notARegularFile(let path):
+            return "\(path): not a regular file (expected an audio file, found a directory or special file)"
+        case .unreadable(let path, let reason):
+            return "\(path): cannot read the file: \(reason)"
+        case .emptyInput(let name):
+            return "\(name): the file is empty (0 bytes), expected audio data"
+        case .unrecognizedFormat(let name, let detail):
+            return "\(name): not a recognised audio file (WAV, FLAC, Ogg Vorbis/Opus, MP3 or AIFF expected): \(detail)"
+        case .malformed(let name, let detail):
+            return "\(name): damaged audio file: \(detail)"
+        case .unsupportedEncoding(let name, let detail):
+            return "\(name): unsupported audio encoding: \(detail)"
+        case .openFailed(let name, let detail):
+            return "\(name): cannot open the audio: \(detail)"
+        case .invalidSampleRate(let name, let rate):
+            return "\(name): sample rate \(rate) Hz is out of range (expected "
+                + "\(AudioLoader.supportedSampleRates.lowerBound)...\(AudioLoader.supportedSampleRates.upperBound) Hz)"
+        case .invalidChannelCount(let name, let channels):
+            return "\(name): channel count \(channels) is out of range (expected "
+                + "\(AudioLoader.supportedChannelCounts.lowerBound)...\(AudioLoader.supportedChannelCounts.upperBound))"
+        case .sampleCountNotMultipleOfChannels(let name, let count, let channels):
+            return "\(name): \(count) interleaved samples is not a multiple of \(channels) channels"
+        case .noSamples(let name):
+            return "\(name): the audio contains no samples"
+        case .nonFiniteSample(let name, let frame, let channel):
+            return "\(name): sample at frame \(frame), channel \(channel) is NaN or infinite"
+        case .tooLong(let name, let seconds, let limit):
+            return "\(name): audio is \(String(format: "%.2f", seconds)) s long, more than the maximum of "
+                + "\(String(format: "%.2f", limit)) s"
+        case .tooLongWhileDecoding(let name, let seconds, let limit):
+            return "\(name): audio is longer than the maximum of \(String(format: "%.2f", limit)) s "
+                + "(decoding stopped at \(String(format: "%.2f", seconds)) s)"
+        case .invalidMaxDuration(let value):
+            return "maximum duration \(value) s is invalid (expected a positive number of seconds)"
+        case .decodeFailed(let name, let detail):
+            return "\(name): decoding failed: \(detail)"
+        case .resamplerFailed(let detail):
+            return "resampling failed (libsoxr): \(detail)"
+        case .writeFailed(let path, let detail):
+            return "\(path): cannot write the audio file: \(detail)"
+        }
+    }
+}

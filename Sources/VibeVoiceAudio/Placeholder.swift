@@ -1,2 +1,0 @@
-import CSndfile
-import CSoxr

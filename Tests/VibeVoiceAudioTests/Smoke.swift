@@ -1,5 +1,0 @@
-import XCTest
-
-final class AudioSmokeTests: XCTestCase {
-    func testBuilds() { XCTAssertTrue(true) }
-}
