@@ -6,18 +6,19 @@ import Foundation
 ///
 /// The output is aligned in time with the input: libsoxr removes its own filter delay, and the
 /// stream is flushed at the end, so output sample `j` is the signal at time `j / to` seconds.
-/// The output has exactly `ceil(n * to / from)` samples (the reference pads or trims to this
-/// length), see `outputLength(inputFrames:from:to:)`.
+/// The output has exactly `round(n * to / from)` samples (halves round up), see
+/// `outputLength(inputFrames:from:to:)`. transformers' loader pads to `ceil` instead; the two
+/// differ by at most one trailing sample.
 public enum Resampler {
-    /// The number of output samples for `inputFrames` input frames: `ceil(n * to / from)`
+    /// The number of output samples for `inputFrames` input frames: `round(n * to / from)`
     /// (0 when any argument is not positive).
     public static func outputLength(inputFrames n: Int, from: Int, to: Int) -> Int {
         guard n > 0, from > 0, to > 0 else { return 0 }
         let (product, overflow) = n.multipliedReportingOverflow(by: to)
         if overflow {
-            return Int((Double(n) * Double(to) / Double(from)).rounded(.up))
+            return Int((Double(n) * Double(to) / Double(from)).rounded(.toNearestOrAwayFromZero))
         }
-        return (product + from - 1) / from
+        return (product + from / 2) / from
     }
 
     /// Resamples a mono signal from `from` Hz to `to` Hz. Returns the input unchanged when the

@@ -15,7 +15,7 @@ final class DecodingTests: XCTestCase {
         }
     }
 
-    /// Every lossless encoding at every rate: length `ceil(n * 24000 / rate)`, and the content is
+    /// Every lossless encoding at every rate: length `round(n * 24000 / rate)`, and the content is
     /// the analytic tone at 24 kHz (which also rules out any time shift).
     func testLosslessFormatsAtAllRates() throws {
         let dir = try TestAudio.temporaryDirectory(self)

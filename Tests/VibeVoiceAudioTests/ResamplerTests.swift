@@ -5,12 +5,12 @@ import XCTest
 final class ResamplerTests: XCTestCase {
     static let rates = [8_000, 16_000, 22_050, 44_100, 48_000, 96_000]
 
-    func testOutputLengthIsCeilingOfScaledInputLength() throws {
+    func testOutputLengthIsRoundedScaledInputLength() throws {
         XCTAssertEqual(Resampler.outputLength(inputFrames: 44_100, from: 44_100, to: 24_000), 24_000)
         XCTAssertEqual(Resampler.outputLength(inputFrames: 1, from: 48_000, to: 24_000), 1)
         XCTAssertEqual(Resampler.outputLength(inputFrames: 3, from: 48_000, to: 24_000), 2)
-        XCTAssertEqual(Resampler.outputLength(inputFrames: 100_001, from: 96_000, to: 24_000), 25_001)
-        XCTAssertEqual(Resampler.outputLength(inputFrames: 3, from: 22_050, to: 24_000), 4)
+        XCTAssertEqual(Resampler.outputLength(inputFrames: 100_001, from: 96_000, to: 24_000), 25_000)
+        XCTAssertEqual(Resampler.outputLength(inputFrames: 3, from: 22_050, to: 24_000), 3)
         XCTAssertEqual(Resampler.outputLength(inputFrames: 0, from: 22_050, to: 24_000), 0)
         XCTAssertEqual(Resampler.outputLength(inputFrames: -5, from: 22_050, to: 24_000), 0)
         XCTAssertEqual(Resampler.outputLength(inputFrames: 10, from: 0, to: 24_000), 0)
@@ -18,7 +18,7 @@ final class ResamplerTests: XCTestCase {
             for n in [1, 2, 3, 7, 100, 4_409, 44_101, 70_001] {
                 let x = (0..<n).map { Float(sin(Double($0) * 0.37)) * 0.3 }
                 let y = try Resampler.resample(x, from: rate, to: 24_000)
-                let expected = Int((Double(n) * 24_000 / Double(rate)).rounded(.up))
+                let expected = Int((Double(n) * 24_000 / Double(rate)).rounded(.toNearestOrAwayFromZero))
                 XCTAssertEqual(y.count, expected, "n=\(n) rate=\(rate)")
             }
         }
