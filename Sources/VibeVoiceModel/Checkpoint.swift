@@ -99,8 +99,8 @@ public final class Checkpoint: Sendable {
         let t = try tensor(name)
         guard t.shape == shape else {
             let e = entry(name)!
-            let shown = e.info.name == name ? name : "\(name)' (stored as '\(e.info.name)"
-            throw .shapeMismatch(file: e.file.url.path, tensor: shown, expected: shape, actual: t.shape)
+            throw .shapeMismatch(file: e.file.url.path, tensor: CheckpointNames.canonical(name) ?? name,
+                                 stored: e.info.name, expected: shape, actual: t.shape)
         }
         return t
     }

@@ -25,8 +25,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
     case duplicateTensor(name: String, first: String, second: String)
     /// A tensor the model needs is not in the checkpoint.
     case missingTensor(directory: String, name: String, tried: [String])
-    /// A tensor has a different shape than the config implies.
-    case shapeMismatch(file: String, tensor: String, expected: [Int], actual: [Int])
+    /// A tensor has a different shape than the config implies. `stored` is its name in the file.
+    case shapeMismatch(file: String, tensor: String, stored: String, expected: [Int], actual: [Int])
 
     public var description: String {
         switch self {
@@ -52,8 +52,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
             return "checkpoint holds tensor '\(name)' twice: as \(first) and as \(second)"
         case let .missingTensor(directory, name, tried):
             return "checkpoint \(directory) lacks tensor '\(name)' (looked for: \(tried.joined(separator: ", ")))"
-        case let .shapeMismatch(file, tensor, expected, actual):
-            return "weights file \(file): tensor '\(tensor)' has shape \(actual), expected \(expected)"
+        case let .shapeMismatch(file, tensor, stored, expected, actual):
+            let storedNote = stored == tensor ? "" : " (stored as '\(stored)')"
+            return "weights file \(file): tensor '\(tensor)'\(storedNote) has shape \(actual), expected \(expected)"
         }
     }
 }

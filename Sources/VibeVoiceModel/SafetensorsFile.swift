@@ -24,6 +24,9 @@ public final class SafetensorsFile: WeightStorageOwner, @unchecked Sendable {
         /// Offset of the first byte from the start of the file.
         public let fileOffset: Int
         public let byteCount: Int
+
+        /// Whether the stored data sits on its element alignment (the mapping itself is page-aligned).
+        public var isAligned: Bool { fileOffset % dtype.byteSize == 0 }
     }
 
     /// Headers above this size are rejected (the 7B checkpoint's headers are ~100 KB).
@@ -90,8 +93,18 @@ public final class SafetensorsFile: WeightStorageOwner, @unchecked Sendable {
     }
 
     /// The tensor described by `info` (which must come from this file's `tensors`).
+    ///
+    /// Kernels load elements with aligned loads. The reference writer pads the header to 8 bytes and orders
+    /// tensors by element size, so stored data is aligned and the view points into the mapping. A file from
+    /// another writer may place data off its element alignment: such a tensor is copied into an aligned buffer.
     public func tensor(_ info: TensorInfo) -> WeightTensor {
-        WeightTensor(dtype: info.dtype, shape: info.shape, data: UnsafeRawPointer(base + info.fileOffset), owner: self)
+        let source = UnsafeRawPointer(base + info.fileOffset)
+        if info.isAligned {
+            return WeightTensor(dtype: info.dtype, shape: info.shape, data: source, owner: self)
+        }
+        let copy = OwnedWeightBuffer(byteCount: info.byteCount)
+        copy.pointer.copyMemory(from: source, byteCount: info.byteCount)
+        return WeightTensor(dtype: info.dtype, shape: info.shape, data: UnsafeRawPointer(copy.pointer), owner: copy)
     }
 
     // MARK: - Header
@@ -177,12 +190,6 @@ public final class SafetensorsFile: WeightStorageOwner, @unchecked Sendable {
             throw bad("shape \(shape) of \(dtype.rawValue) needs \(byteCount) bytes, but data_offsets [\(begin), \(end)] "
                           + "span \(end - begin)")
         }
-        let fileOffset = dataStart + begin
-        // Kernels load elements with aligned loads; a page-aligned mapping keeps this true unless the writer
-        // misplaced the data.
-        guard fileOffset % dtype.byteSize == 0 else {
-            throw bad("data at file offset \(fileOffset) is not aligned to its \(dtype.byteSize)-byte elements")
-        }
-        return TensorInfo(name: name, dtype: dtype, shape: shape, fileOffset: fileOffset, byteCount: byteCount)
+        return TensorInfo(name: name, dtype: dtype, shape: shape, fileOffset: dataStart + begin, byteCount: byteCount)
     }
 }

@@ -222,7 +222,7 @@ final class SafetensorsTests: TemporaryDirectoryTestCase {
             #"{"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#: "non-negative",
             #"{"w":{"dtype":"F32","shape":[1]}}"#: "'data_offsets'",
             #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0]}}"#: "'data_offsets'",
-            #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}}"#: "not aligned",
+            #"{"w":{"dtype":"F32","shape":[1],"data_offsets":["0","4"]}}"#: "'data_offsets'",
         ]
         for (header, expected) in cases {
             let error = try openError(SafetensorsTestWriter.file(header: header, data: [UInt8](repeating: 0, count: 8)))
@@ -238,6 +238,24 @@ final class SafetensorsTests: TemporaryDirectoryTestCase {
         let file = try SafetensorsFile(url: try write("u.safetensors", SafetensorsTestWriter.file(
             header: header, data: SafetensorsTestWriter.bytes([UInt16(0x3F80), 0x4000]), pad: false)))
         XCTAssertEqual(try file.tensor("w").toFloatArray(), [1, 2])
+    }
+
+    func testMisalignedDataIsCopiedToAlignedMemory() throws {
+        // One bf16 element first puts the following f32 tensor at an odd 2-byte offset.
+        let data = SafetensorsTestWriter.file([
+            .bf16("first", [1], [1]), .f32("shifted", [3], [1.25, -7, 1e-20]), .bf16("odd", [2], [3, 4]),
+        ])
+        let file = try SafetensorsFile(url: try write("m.safetensors", data))
+        let info = try XCTUnwrap(file.tensors["shifted"])
+        XCTAssertFalse(info.isAligned)
+        let shifted = try file.tensor("shifted")
+        XCTAssertEqual(Int(bitPattern: shifted.data) % 4, 0)
+        XCTAssertFalse(shifted.owner === file)
+        XCTAssertEqual(shifted.toFloatArray(), [1.25, -7, 1e-20])
+        XCTAssertTrue(try XCTUnwrap(file.tensors["odd"]).isAligned)
+        let odd = try file.tensor("odd")
+        XCTAssertTrue(odd.owner === file)
+        XCTAssertEqual(odd.toFloatArray(), [3, 4])
     }
 
     func testJSONParserDetails() throws {
