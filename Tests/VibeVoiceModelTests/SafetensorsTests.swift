@@ -183,6 +183,13 @@ final class SafetensorsTests: TemporaryDirectoryTestCase {
             guard case .malformedHeader(_, let detail) = error else { return XCTFail("\(header): \(error)") }
             XCTAssertTrue(detail.hasPrefix("invalid JSON") || detail.contains("not a JSON object"), detail)
         }
+        // Invalid UTF-8 inside a tensor name.
+        let badName = Array(#"{"w\#u{01}":1}        "#.utf8).map { $0 == 0x01 ? 0xFF : $0 }
+        XCTAssertEqual(badName.count, 16)
+        let raw = Data([16, 0, 0, 0, 0, 0, 0, 0] + badName)
+        guard case .malformedHeader(_, let utf8Detail) = try openError(raw) else { return XCTFail("invalid UTF-8") }
+        XCTAssertTrue(utf8Detail.contains("UTF-8"), utf8Detail)
+
         let notObject = try openError(SafetensorsTestWriter.file(header: "[1, 2]", data: []))
         guard case .malformedHeader(_, let detail) = notObject else { return XCTFail("\(notObject)") }
         XCTAssertTrue(detail.contains("an array"), detail)
