@@ -191,7 +191,7 @@ public struct VibeVoiceConfig: Sendable, Equatable {
         }
         let act = try e.string("hidden_act", default: "gelu")
         guard act == "gelu" else { throw e.unsupported("hidden_act", "\"\(act)\"", supported: "\"gelu\"") }
-        var cfg = SpeechEncoderConfig(
+        let cfg = SpeechEncoderConfig(
             channels: try e.int("channels", default: 1),
             hiddenSize: try e.int("hidden_size", default: defaultHiddenSize),
             numFilters: try e.int("num_filters", default: 32),
@@ -202,7 +202,7 @@ public struct VibeVoiceConfig: Sendable, Equatable {
             hiddenAct: act,
             rmsNormEps: Float(try e.double("rms_norm_eps", default: 1e-5)),
             vaeStd: Float(try e.double("vae_std", default: 0.625)))
-        try validateEncoder(&cfg, e, keys: EncoderKeys.transformers)
+        try validateEncoder(cfg, e, keys: EncoderKeys.transformers)
         return cfg
     }
 
@@ -270,14 +270,14 @@ public struct VibeVoiceConfig: Sendable, Equatable {
         case "none": vaeStd = 0
         default: throw e.unsupported("std_dist_type", "\"\(dist)\"", supported: "\"gaussian\", \"none\"")
         }
-        var cfg = SpeechEncoderConfig(
+        let cfg = SpeechEncoderConfig(
             channels: try e.int("channels", default: 1),
             hiddenSize: hidden,
             numFilters: try e.int("encoder_n_filters", default: 32),
             kernelSize: 7, depths: depths, downsamplingRatios: ratios, ffnExpansion: 4, hiddenAct: "gelu",
             rmsNormEps: Float(try e.double("layernorm_eps", default: 1e-5)),
             vaeStd: Float(vaeStd))
-        try validateEncoder(&cfg, e, keys: EncoderKeys.original)
+        try validateEncoder(cfg, e, keys: EncoderKeys.original)
         return cfg
     }
 
@@ -396,7 +396,7 @@ public struct VibeVoiceConfig: Sendable, Equatable {
             vaeStd: "fix_std")
     }
 
-    private static func validateEncoder(_ c: inout SpeechEncoderConfig, _ e: ConfigReader,
+    private static func validateEncoder(_ c: SpeechEncoderConfig, _ e: ConfigReader,
                                         keys: EncoderKeys) throws(ConfigError) {
         _ = try e.positive(keys.channels, c.channels)
         _ = try e.positive(keys.hiddenSize, c.hiddenSize)

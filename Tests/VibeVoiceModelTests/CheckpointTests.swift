@@ -43,7 +43,7 @@ final class CheckpointTests: TemporaryDirectoryTestCase {
                                  index: Bool = true) throws {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try Data(configJSON.utf8).write(to: dir.appendingPathComponent("config.json"))
-        if shards == 1 && index == false || shards == 1 {
+        if shards == 1 {
             try SafetensorsTestWriter.file(tensors).write(to: dir.appendingPathComponent("model.safetensors"))
             return
         }
