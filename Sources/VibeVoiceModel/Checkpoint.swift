@@ -1,0 +1,194 @@
+import Foundation
+import VibeVoiceCompute
+
+/// A checkpoint directory: `config.json` plus safetensors weights (one file, or shards listed by
+/// `model.safetensors.index.json`), in either the transformers or the original layout. Tensors are looked up
+/// by their canonical name (see `CheckpointNames`) and returned as views into the memory-mapped files.
+public final class Checkpoint: Sendable {
+    /// Where one tensor is stored.
+    public struct TensorLocation: Sendable, Equatable {
+        public let file: URL
+        public let storedName: String
+        public let dtype: DType
+        public let shape: [Int]
+    }
+
+    private struct Entry: Sendable {
+        let file: SafetensorsFile
+        let info: SafetensorsFile.TensorInfo
+    }
+
+    public static let indexFileName = "model.safetensors.index.json"
+    public static let singleFileName = "model.safetensors"
+
+    public let directory: URL
+    public let config: VibeVoiceConfig
+    /// The mapped weight files, in load order.
+    public let files: [SafetensorsFile]
+    /// Stored tensors that are not part of the ASR model (e.g. the original checkpoint's acoustic decoder).
+    public let ignoredTensorNames: [String]
+    private let entries: [String: Entry]
+
+    /// Reads `directory/config.json` and maps the weights. Throws `ConfigError` or `CheckpointError`.
+    public convenience init(directory: URL) throws {
+        let config = try VibeVoiceConfig.load(from: directory)
+        try self.init(directory: directory, config: config)
+    }
+
+    /// Maps the weights of `directory` for an already parsed `config`.
+    public init(directory: URL, config: VibeVoiceConfig) throws(CheckpointError) {
+        let (urls, weightMap, indexURL) = try Checkpoint.weightFiles(in: directory)
+        var files: [SafetensorsFile] = []
+        var entries: [String: Entry] = [:]
+        var ignored: [String] = []
+        for url in urls {
+            let file = try SafetensorsFile(url: url)
+            files.append(file)
+            for stored in file.tensorNames {
+                guard let canonical = CheckpointNames.canonical(stored) else {
+                    ignored.append(stored)
+                    continue
+                }
+                let info = file.tensors[stored]!
+                if let previous = entries[canonical] {
+                    throw .duplicateTensor(name: canonical,
+                                           first: "'\(previous.info.name)' in \(previous.file.url.path)",
+                                           second: "'\(stored)' in \(url.path)")
+                }
+                entries[canonical] = Entry(file: file, info: info)
+            }
+        }
+        // The index must agree with the shards it names.
+        if let weightMap, let indexURL {
+            let byName = Dictionary(uniqueKeysWithValues: files.map { ($0.url.lastPathComponent, $0) })
+            for (tensor, shard) in weightMap.sorted(by: { $0.key < $1.key }) where byName[shard]?.has(tensor) != true {
+                throw .indexMismatch(index: indexURL.path, tensor: tensor, shard: shard)
+            }
+        }
+        self.directory = directory
+        self.config = config
+        self.files = files
+        self.entries = entries
+        self.ignoredTensorNames = ignored.sorted()
+    }
+
+    /// Canonical names of all tensors the checkpoint holds for the ASR model, sorted.
+    public var tensorNames: [String] { entries.keys.sorted() }
+
+    /// Whether the checkpoint holds `name` (canonical, or any stored spelling of it).
+    public func has(_ name: String) -> Bool { entry(name) != nil }
+
+    /// Where `name` is stored, or nil when the checkpoint lacks it.
+    public func location(of name: String) -> TensorLocation? {
+        guard let e = entry(name) else { return nil }
+        return TensorLocation(file: e.file.url, storedName: e.info.name, dtype: e.info.dtype, shape: e.info.shape)
+    }
+
+    /// The tensor `name` (canonical, or any stored spelling) in its stored dtype.
+    public func tensor(_ name: String) throws(CheckpointError) -> WeightTensor {
+        guard let e = entry(name) else {
+            let canonical = CheckpointNames.canonical(name) ?? name
+            throw .missingTensor(directory: directory.path, name: canonical,
+                                 tried: CheckpointNames.storedSpellings(of: canonical))
+        }
+        return e.file.tensor(e.info)
+    }
+
+    /// The tensor `name`, which must have exactly `shape`.
+    public func tensor(_ name: String, shape: [Int]) throws(CheckpointError) -> WeightTensor {
+        let t = try tensor(name)
+        guard t.shape == shape else {
+            let e = entry(name)!
+            throw .shapeMismatch(file: e.file.url.path, tensor: CheckpointNames.canonical(name) ?? name,
+                                 stored: e.info.name, expected: shape, actual: t.shape)
+        }
+        return t
+    }
+
+    /// Checks that every tensor the model needs for `config` is present with the expected shape.
+    public func validate() throws(CheckpointError) {
+        for (name, shape) in CheckpointNames.expectedShapes(for: config) {
+            _ = try tensor(name, shape: shape)
+        }
+    }
+
+    private func entry(_ name: String) -> Entry? {
+        if let e = entries[name] { return e }
+        guard let canonical = CheckpointNames.canonical(name) else { return nil }
+        return entries[canonical]
+    }
+
+    // MARK: - Finding the weight files
+
+    /// The safetensors files of `directory`: the shards of `model.safetensors.index.json` when present,
+    /// else `model.safetensors`, else every `*.safetensors` file (sorted).
+    static func weightFiles(in directory: URL) throws(CheckpointError)
+        -> (files: [URL], weightMap: [String: String]?, index: URL?) {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: directory.path, isDirectory: &isDir), isDir.boolValue else {
+            throw .unreadable(file: directory.path, reason: "not a directory")
+        }
+        let indexURL = directory.appendingPathComponent(indexFileName)
+        if fm.fileExists(atPath: indexURL.path) {
+            let map = try readIndex(indexURL)
+            var shards: [URL] = []
+            for shard in Set(map.values).sorted() {
+                let url = directory.appendingPathComponent(shard)
+                guard fm.fileExists(atPath: url.path, isDirectory: &isDir), !isDir.boolValue else {
+                    throw .missingShard(index: indexURL.path, shard: shard)
+                }
+                shards.append(url)
+            }
+            return (shards, map, indexURL)
+        }
+        let single = directory.appendingPathComponent(singleFileName)
+        if fm.fileExists(atPath: single.path) { return ([single], nil, nil) }
+        let names: [String]
+        do {
+            names = try fm.contentsOfDirectory(atPath: directory.path)
+        } catch {
+            throw .unreadable(file: directory.path, reason: error.localizedDescription)
+        }
+        let found = names.filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") }.sorted()
+        guard !found.isEmpty else { throw .noWeights(directory: directory.path) }
+        return (found.map { directory.appendingPathComponent($0) }, nil, nil)
+    }
+
+    /// `{"metadata": {...}, "weight_map": {tensor: shard file name}}`.
+    static func readIndex(_ url: URL) throws(CheckpointError) -> [String: String] {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw .unreadable(file: url.path, reason: error.localizedDescription)
+        }
+        let root: JSONValue
+        do {
+            root = try JSONParser.parse(data)
+        } catch {
+            throw .malformedIndex(file: url.path, detail: "invalid JSON: \(error.description)")
+        }
+        guard case .object(let top) = root else {
+            throw .malformedIndex(file: url.path, detail: "the top level is \(root.kindDescription), not an object")
+        }
+        guard case .object(let map)? = top["weight_map"] else {
+            throw .malformedIndex(file: url.path, detail: "'weight_map' is missing or not an object")
+        }
+        guard !map.isEmpty else { throw .malformedIndex(file: url.path, detail: "'weight_map' is empty") }
+        var out: [String: String] = [:]
+        for (tensor, value) in map {
+            guard case .string(let shard) = value else {
+                throw .malformedIndex(file: url.path, detail: "weight_map['\(tensor)'] is \(value.kindDescription), "
+                                          + "not a file name")
+            }
+            // Shards are plain file names next to the index; never let the index point elsewhere.
+            guard !shard.isEmpty, !shard.contains("/"), !shard.contains("\\"), shard != ".", shard != ".." else {
+                throw .malformedIndex(file: url.path, detail: "weight_map['\(tensor)'] = '\(shard)' is not a file "
+                                          + "name in the checkpoint directory")
+            }
+            out[tensor] = shard
+        }
+        return out
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+
+/// A checkpoint (safetensors files, shard index) the engine cannot use. Every case names the file and,
+/// where there is one, the tensor.
+public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The file could not be opened or mapped.
+    case unreadable(file: String, reason: String)
+    /// The file is shorter than its own header says it is, or too short to have a header.
+    case truncated(file: String, detail: String)
+    /// The header is not a valid safetensors header (bad length, bad JSON, wrong structure).
+    case malformedHeader(file: String, detail: String)
+    /// A tensor entry of the header is inconsistent (offsets, shape, size).
+    case invalidTensor(file: String, tensor: String, detail: String)
+    /// A tensor is stored in an element type the engine does not read.
+    case unsupportedDType(file: String, tensor: String, dtype: String)
+    /// `model.safetensors.index.json` is malformed.
+    case malformedIndex(file: String, detail: String)
+    /// The shard index names a shard that does not exist.
+    case missingShard(index: String, shard: String)
+    /// The shard index places a tensor in a shard that does not hold it.
+    case indexMismatch(index: String, tensor: String, shard: String)
+    /// The directory holds no safetensors weights at all.
+    case noWeights(directory: String)
+    /// Two stored tensors map to the same canonical name.
+    case duplicateTensor(name: String, first: String, second: String)
+    /// A tensor the model needs is not in the checkpoint.
+    case missingTensor(directory: String, name: String, tried: [String])
+    /// A tensor has a different shape than the config implies. `stored` is its name in the file.
+    case shapeMismatch(file: String, tensor: String, stored: String, expected: [Int], actual: [Int])
+
+    public var description: String {
+        switch self {
+        case let .unreadable(file, reason):
+            return "cannot read weights file \(file): \(reason)"
+        case let .truncated(file, detail):
+            return "weights file \(file) is truncated: \(detail)"
+        case let .malformedHeader(file, detail):
+            return "weights file \(file) has a malformed safetensors header: \(detail)"
+        case let .invalidTensor(file, tensor, detail):
+            return "weights file \(file): tensor '\(tensor)' is invalid: \(detail)"
+        case let .unsupportedDType(file, tensor, dtype):
+            return "weights file \(file): tensor '\(tensor)' has dtype '\(dtype)'; supported: F32, F16, BF16"
+        case let .malformedIndex(file, detail):
+            return "shard index \(file) is malformed: \(detail)"
+        case let .missingShard(index, shard):
+            return "shard index \(index) names shard '\(shard)', which does not exist"
+        case let .indexMismatch(index, tensor, shard):
+            return "shard index \(index) places tensor '\(tensor)' in '\(shard)', but that shard does not hold it"
+        case let .noWeights(directory):
+            return "checkpoint directory \(directory) holds no .safetensors weights"
+        case let .duplicateTensor(name, first, second):
+            return "checkpoint holds tensor '\(name)' twice: as \(first) and as \(second)"
+        case let .missingTensor(directory, name, tried):
+            return "checkpoint \(directory) lacks tensor '\(name)' (looked for: \(tried.joined(separator: ", ")))"
+        case let .shapeMismatch(file, tensor, stored, expected, actual):
+            let storedNote = stored == tensor ? "" : " (stored as '\(stored)')"
+            return "weights file \(file): tensor '\(tensor)'\(storedNote) has shape \(actual), expected \(expected)"
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import VibeVoiceCompute
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One `.safetensors` file, memory-mapped read-only. Tensors are views into the mapping in their stored
+/// dtype (never widened); the mapping lives as long as any `WeightTensor` taken from it (it is their owner).
+///
+/// Format: 8-byte little-endian header length N, N bytes of JSON
+/// `{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}`, then the data section;
+/// offsets are relative to the start of the data section. Every header entry is checked against the file
+/// before any tensor is handed out, so later reads cannot leave the mapping.
+public final class SafetensorsFile: WeightStorageOwner, @unchecked Sendable {
+    // @unchecked: the mapping is read-only and never changes after init; all stored properties are immutable.
+
+    /// Where one tensor lies in the file.
+    public struct TensorInfo: Sendable, Equatable {
+        public let name: String
+        public let dtype: DType
+        public let shape: [Int]
+        /// Offset of the first byte from the start of the file.
+        public let fileOffset: Int
+        public let byteCount: Int
+
+        /// Whether the stored data sits on its element alignment (the mapping itself is page-aligned).
+        public var isAligned: Bool { fileOffset % dtype.byteSize == 0 }
+    }
+
+    /// Headers above this size are rejected (the 7B checkpoint's headers are ~100 KB).
+    public static let maxHeaderLength = 100_000_000
+
+    public let url: URL
+    public let fileSize: Int
+    /// Tensor entries by their stored name.
+    public let tensors: [String: TensorInfo]
+    private let base: UnsafeMutableRawPointer
+    private let mappedLength: Int
+
+    public init(url: URL) throws(CheckpointError) {
+        let path = url.path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            throw .unreadable(file: path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            throw .unreadable(file: path, reason: String(cString: strerror(errno)))
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw .unreadable(file: path, reason: "not a regular file")
+        }
+        let size = Int(st.st_size)
+        guard size >= 8 else {
+            throw .truncated(file: path, detail: "\(size) bytes, too short for the 8-byte header length")
+        }
+        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0),
+              mapped != UnsafeMutableRawPointer(bitPattern: -1) else {
+            throw .unreadable(file: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+        }
+        let parsed: [String: TensorInfo]
+        do {
+            parsed = try SafetensorsFile.parseHeader(UnsafeRawBufferPointer(start: mapped, count: size), file: path)
+        } catch {
+            munmap(mapped, size)
+            throw error
+        }
+        self.url = url
+        self.fileSize = size
+        self.tensors = parsed
+        self.base = mapped
+        self.mappedLength = size
+    }
+
+    deinit {
+        munmap(base, mappedLength)
+    }
+
+    /// Stored tensor names, sorted.
+    public var tensorNames: [String] { tensors.keys.sorted() }
+
+    public func has(_ name: String) -> Bool { tensors[name] != nil }
+
+    /// The tensor stored under `name`, as a view into the mapping.
+    public func tensor(_ name: String) throws(CheckpointError) -> WeightTensor {
+        guard let info = tensors[name] else {
+            throw .missingTensor(directory: url.path, name: name, tried: [name])
+        }
+        return tensor(info)
+    }
+
+    /// The tensor described by `info` (which must come from this file's `tensors`).
+    ///
+    /// Kernels load elements with aligned loads. The reference writer pads the header to 8 bytes and orders
+    /// tensors by element size, so stored data is aligned and the view points into the mapping. A file from
+    /// another writer may place data off its element alignment: such a tensor is copied into an aligned buffer.
+    public func tensor(_ info: TensorInfo) -> WeightTensor {
+        let source = UnsafeRawPointer(base + info.fileOffset)
+        if info.isAligned {
+            return WeightTensor(dtype: info.dtype, shape: info.shape, data: source, owner: self)
+        }
+        let copy = OwnedWeightBuffer(byteCount: info.byteCount)
+        copy.pointer.copyMemory(from: source, byteCount: info.byteCount)
+        return WeightTensor(dtype: info.dtype, shape: info.shape, data: UnsafeRawPointer(copy.pointer), owner: copy)
+    }
+
+    // MARK: - Header
+
+    /// Parses and checks the header of a whole file image `file` (bytes 0..<count). Pure: reads only inside `bytes`.
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer, file: String) throws(CheckpointError) -> [String: TensorInfo] {
+        let size = bytes.count
+        guard size >= 8 else {
+            throw .truncated(file: file, detail: "\(size) bytes, too short for the 8-byte header length")
+        }
+        var n: UInt64 = 0
+        for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+        guard n <= UInt64(maxHeaderLength) else {
+            throw .malformedHeader(file: file, detail: "header length \(n) exceeds the \(maxHeaderLength)-byte limit")
+        }
+        let headerLength = Int(n)
+        guard headerLength >= 2 else {
+            throw .malformedHeader(file: file, detail: "header length \(headerLength) is too short for a JSON object")
+        }
+        guard 8 + headerLength <= size else {
+            throw .truncated(file: file, detail: "header of \(headerLength) bytes runs past the end of the file "
+                                 + "(\(size) bytes)")
+        }
+        let root: JSONValue
+        do {
+            root = try JSONParser.parse(UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + headerLength)]))
+        } catch {
+            throw .malformedHeader(file: file, detail: "invalid JSON: \(error.description) of the header")
+        }
+        guard case .object(let entries) = root else {
+            throw .malformedHeader(file: file, detail: "the header is \(root.kindDescription), not a JSON object")
+        }
+        let dataStart = 8 + headerLength
+        let dataSize = size - dataStart
+        var result: [String: TensorInfo] = [:]
+        result.reserveCapacity(entries.count)
+        for (name, entry) in entries where name != "__metadata__" {
+            let info = try parseEntry(name: name, entry: entry, file: file, dataStart: dataStart, dataSize: dataSize)
+            result[name] = info
+        }
+        // No two tensors may share bytes (empty tensors occupy none).
+        let ranges = result.values.filter { $0.byteCount > 0 }.sorted {
+            $0.fileOffset != $1.fileOffset ? $0.fileOffset < $1.fileOffset : $0.name < $1.name
+        }
+        for (prev, next) in zip(ranges, ranges.dropFirst()) where next.fileOffset < prev.fileOffset + prev.byteCount {
+            throw .invalidTensor(file: file, tensor: next.name,
+                                 detail: "its data overlaps tensor '\(prev.name)'")
+        }
+        return result
+    }
+
+    private static func parseEntry(name: String, entry: JSONValue, file: String, dataStart: Int,
+                                   dataSize: Int) throws(CheckpointError) -> TensorInfo {
+        func bad(_ detail: String) -> CheckpointError { .invalidTensor(file: file, tensor: name, detail: detail) }
+        guard case .object(let fields) = entry else { throw bad("header entry is \(entry.kindDescription), not an object") }
+        guard case .string(let dtypeName)? = fields["dtype"] else { throw bad("'dtype' is missing or not a string") }
+        guard let dtype = DType(rawValue: dtypeName) else {
+            throw .unsupportedDType(file: file, tensor: name, dtype: dtypeName)
+        }
+        guard case .array(let shapeValues)? = fields["shape"] else { throw bad("'shape' is missing or not an array") }
+        var shape: [Int] = []
+        shape.reserveCapacity(shapeValues.count)
+        var count = 1
+        for v in shapeValues {
+            guard case .int(let d) = v, d >= 0 else { throw bad("'shape' must hold non-negative integers") }
+            shape.append(d)
+            let (p, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow else { throw bad("shape \(shape) is too large") }
+            count = p
+        }
+        let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
+        guard !overflow else { throw bad("shape \(shape) is too large") }
+        guard case .array(let offsets)? = fields["data_offsets"], offsets.count == 2,
+              case .int(let begin) = offsets[0], case .int(let end) = offsets[1] else {
+            throw bad("'data_offsets' must be [begin, end]")
+        }
+        guard begin >= 0, begin <= end else { throw bad("data_offsets [\(begin), \(end)] are not an ordered range") }
+        guard end <= dataSize else {
+            throw .truncated(file: file, detail: "tensor '\(name)' ends at data offset \(end), past the end of the "
+                                 + "data section (\(dataSize) bytes)")
+        }
+        guard end - begin == byteCount else {
+            throw bad("shape \(shape) of \(dtype.rawValue) needs \(byteCount) bytes, but data_offsets [\(begin), \(end)] "
+                          + "span \(end - begin)")
+        }
+        return TensorInfo(name: name, dtype: dtype, shape: shape, fileOffset: dataStart + begin, byteCount: byteCount)
+    }
+}
