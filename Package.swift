@@ -47,7 +47,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "VibeVoiceTextTests", dependencies: ["VibeVoiceText"]),
         .testTarget(name: "VibeVoiceComputeTests", dependencies: ["VibeVoiceCompute"]),
-        .testTarget(name: "VibeVoiceModelTests", dependencies: ["VibeVoiceModel"]),
+        .testTarget(name: "VibeVoiceModelTests", dependencies: ["VibeVoiceModel", "VibeVoiceAudio"]),
         .testTarget(name: "VibeVoiceAudioTests", dependencies: ["VibeVoiceAudio"]),
         .testTarget(name: "VibeVoiceCLITests", dependencies: ["VibeVoiceASR"]),
     ]

@@ -148,10 +148,12 @@ public final class VibeVoiceASRModel: Sendable {
     }
 
     /// Token embeddings of `promptIDs` with the audio slots replaced, in order, by the audio
-    /// embeddings. `[promptIDs.count, hidden]`.
-    public func fusedEmbeddings(promptIDs: [Int], audio: AudioFeatures) throws -> [Float] {
+    /// embeddings. `[promptIDs.count, hidden]`. The slot id is the config's `audio_token_id`
+    /// unless given (the original layout's config has none; the tokenizer's `<|box_start|>` is it).
+    public func fusedEmbeddings(promptIDs: [Int], audio: AudioFeatures, audioTokenID: Int? = nil) throws -> [Float] {
         let h = config.decoder.hiddenSize
-        let slots = promptIDs.reduce(0) { $0 + ($1 == config.audioTokenID ? 1 : 0) }
+        let slotID = audioTokenID ?? config.audioTokenID
+        let slots = promptIDs.reduce(0) { $0 + ($1 == slotID ? 1 : 0) }
         guard slots == audio.frames else {
             throw ModelRunError.audioTokenCountMismatch(promptSlots: slots, audioFrames: audio.frames)
         }
@@ -164,7 +166,7 @@ public final class VibeVoiceASRModel: Sendable {
                 var next = 0
                 for (i, id) in promptIDs.enumerated() {
                     let row = xp.baseAddress! + i * h
-                    if id == config.audioTokenID {
+                    if id == slotID {
                         row.update(from: ap.baseAddress! + next * h, count: h)
                         next += 1
                     } else {
@@ -177,8 +179,8 @@ public final class VibeVoiceASRModel: Sendable {
     }
 
     /// Logits at every prompt position `[promptIDs.count, vocab]` (for parity checks).
-    public func promptLogits(promptIDs: [Int], audio: AudioFeatures) throws -> [Float] {
-        var x = try fusedEmbeddings(promptIDs: promptIDs, audio: audio)
+    public func promptLogits(promptIDs: [Int], audio: AudioFeatures, audioTokenID: Int? = nil) throws -> [Float] {
+        var x = try fusedEmbeddings(promptIDs: promptIDs, audio: audio, audioTokenID: audioTokenID)
         let n = promptIDs.count
         let cache = decoder.makeCache(capacity: n)
         var logits = [Float](repeating: 0, count: n * config.decoder.vocabSize)
@@ -193,12 +195,12 @@ public final class VibeVoiceASRModel: Sendable {
 
     /// Prefills the prompt (in blocks) and generates up to `maxNewTokens` tokens. `onToken` is
     /// called with each new token; returning false stops generation.
-    public func generate(promptIDs: [Int], audio: AudioFeatures, options: GenerationOptions,
+    public func generate(promptIDs: [Int], audio: AudioFeatures, audioTokenID: Int? = nil, options: GenerationOptions,
                          progress: (@Sendable (ModelProgress) -> Void)? = nil,
                          onToken: (Int) -> Bool = { _ in true }) throws -> GenerationResult {
         let h = config.decoder.hiddenSize
         let vocab = config.decoder.vocabSize
-        var x = try fusedEmbeddings(promptIDs: promptIDs, audio: audio)
+        var x = try fusedEmbeddings(promptIDs: promptIDs, audio: audio, audioTokenID: audioTokenID)
         let n = promptIDs.count
         let cache = decoder.makeCache(capacity: n + max(0, options.maxNewTokens))
         var logits = [Float](repeating: 0, count: vocab)

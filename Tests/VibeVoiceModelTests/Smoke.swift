@@ -1,5 +1,0 @@
-import XCTest
-
-final class ModelSmokeTests: XCTestCase {
-    func testBuilds() { XCTAssertTrue(true) }
-}

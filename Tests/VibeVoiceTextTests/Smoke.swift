@@ -1,5 +1,0 @@
-import XCTest
-
-final class TextSmokeTests: XCTestCase {
-    func testBuilds() { XCTAssertTrue(true) }
-}
