@@ -69,7 +69,7 @@ public final class Qwen2Decoder: Sendable {
         let kvDim = c.numKVHeads * hd
         let p0 = cache.length
         let total = p0 + n
-        precondition(total <= cache.capacity, "KV cache capacity exceeded")
+        cache.ensureCapacity(total)
 
         let h = UnsafeMutablePointer<Float>.allocate(capacity: n * c.hiddenSize)
         let q = UnsafeMutablePointer<Float>.allocate(capacity: n * qDim)

@@ -202,7 +202,7 @@ public final class VibeVoiceASRModel: Sendable {
         let vocab = config.decoder.vocabSize
         var x = try fusedEmbeddings(promptIDs: promptIDs, audio: audio, audioTokenID: audioTokenID)
         let n = promptIDs.count
-        let cache = decoder.makeCache(capacity: n + max(0, options.maxNewTokens))
+        let cache = decoder.makeCache(capacity: n + min(max(0, options.maxNewTokens), 1024))
         var logits = [Float](repeating: 0, count: vocab)
         let t0 = Date()
         let block = max(1, options.prefillBlockSize)

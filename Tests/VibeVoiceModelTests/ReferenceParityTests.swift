@@ -72,4 +72,32 @@ final class ReferenceParityTests: XCTestCase {
             XCTAssertLessThan(d / s, 1e-5, "chunk \(chunk)")
         }
     }
+
+    /// Feeding the prompt one position at a time into a cache that starts with room for one
+    /// position (so it grows repeatedly) gives the reference's last-position logits.
+    func testTokenByTokenPrefillWithGrowingCacheMatchesReference() throws {
+        let f = try ReferenceFixture("hf_bf16_chunked")
+        let model = try VibeVoiceASRModel(directory: f.modelDirectory)
+        var samples = f.floats("audio_raw")
+        LoudnessNormalizer.normalize(&samples)
+        let audio = try model.encodeAudio(samples)
+        let ids = f.ints("input_ids")
+        let audioID = (f.meta["model"] as? [String: Any])?["audio_token_id"] as? Int
+        var x = try model.fusedEmbeddings(promptIDs: ids, audio: audio, audioTokenID: audioID)
+        let h = model.config.decoder.hiddenSize
+        let vocab = model.config.decoder.vocabSize
+        let cache = model.decoder.makeCache(capacity: 1)
+        var logits = [Float](repeating: 0, count: vocab)
+        x.withUnsafeMutableBufferPointer { xp in
+            for i in 0..<ids.count {
+                model.decoder.forward(xp.baseAddress! + i * h, rows: 1, cache: cache)
+            }
+            model.decoder.logits(xp.baseAddress! + (ids.count - 1) * h, into: &logits)
+        }
+        XCTAssertEqual(cache.length, ids.count)
+        XCTAssertGreaterThanOrEqual(cache.capacity, ids.count)
+        let ref = Array(f.floats("prompt_logits")[((ids.count - 1) * vocab)...])
+        let (d, s) = maxAbsDiff(logits, ref)
+        XCTAssertLessThan(d / s, 1e-4)
+    }
 }
