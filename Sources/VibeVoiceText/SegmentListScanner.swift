@@ -16,6 +16,8 @@ struct SegmentListScanner: Sendable {
         case seeking
         /// Inside the list.
         case inList
+        /// Inside the list, skipping a damaged element: looking for the next `{`.
+        case resyncing
         /// The list was closed by `]`.
         case closed
     }
@@ -79,8 +81,16 @@ struct SegmentListScanner: Sendable {
                 case .needMore:
                     return found   // retried from the element's start when more text arrives
                 case .invalid:
-                    position = bytes[(i + 1)..<end].firstIndex(of: UInt8(ascii: "{")) ?? end
+                    phase = .resyncing
+                    position = i + 1
                 }
+            case .resyncing:
+                guard let open = bytes[position..<end].firstIndex(of: UInt8(ascii: "{")) else {
+                    position = end
+                    return found
+                }
+                phase = .inList
+                position = open
             }
         }
     }

@@ -16,7 +16,7 @@ public enum TranscriptParser {
         let range = cleanedRange(bytes)
         let walk = walkList(bytes, range)
         let cleaned = String(decoding: bytes[range], as: UTF8.self)
-        var truncated = walk.scanner.phase == .inList
+        var truncated = walk.scanner.phase == .inList || walk.scanner.phase == .resyncing
         if walk.scanner.phase == .seeking, walk.scanner.position < range.upperBound,
            walk.scanner.position == range.lowerBound {
             truncated = true   // the text is just `[` (and spaces): cut right after the list opened
