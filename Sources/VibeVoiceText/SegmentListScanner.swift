@@ -31,8 +31,9 @@ struct SegmentListScanner: Sendable {
     private(set) var phase: Phase = .seeking
     /// The next byte offset to look at.
     private(set) var position: Int
-    /// Where the opening `[` of the list is (once found).
-    private(set) var listStart: Int?
+    /// The pending element ran out of text inside a string when the text ended at `scannedEnd`.
+    private var waitingForQuote = false
+    private var scannedEnd = 0
 
     init(start: Int = 0) {
         position = start
@@ -59,12 +60,18 @@ struct SegmentListScanner: Sendable {
                 }
                 if bytes[j] == UInt8(ascii: "{") {
                     phase = .inList
-                    listStart = open
                     position = j
                 } else {
                     position = open + 1
                 }
             case .inList:
+                if waitingForQuote {
+                    guard bytes[scannedEnd..<end].contains(UInt8(ascii: "\"")) else {
+                        scannedEnd = end
+                        return found
+                    }
+                    waitingForQuote = false
+                }
                 var i = position
                 while i < end, TranscriptJSONScanner.isSpace(bytes[i]) || bytes[i] == UInt8(ascii: ",") { i += 1 }
                 position = i
@@ -78,8 +85,13 @@ struct SegmentListScanner: Sendable {
                 case .value(let v, let e):
                     found.append(Element(value: v, range: i..<e))
                     position = e
-                case .needMore:
-                    return found   // retried from the element's start when more text arrives
+                case .needMore(let inString):
+                    // Retried from the element's start when more text arrives; an element that ran out
+                    // inside a string cannot change before a `"` arrives (this keeps a long run-away
+                    // string, as in a repetition loop, linear to stream).
+                    waitingForQuote = inString
+                    scannedEnd = end
+                    return found
                 case .invalid:
                     phase = .resyncing
                     position = i + 1

@@ -24,8 +24,9 @@ enum TranscriptJSONValue: Sendable, Equatable {
 enum TranscriptJSONScan: Sendable, Equatable {
     /// A complete value that ends just before byte offset `end`.
     case value(TranscriptJSONValue, end: Int)
-    /// The text ran out before the value was complete (more text might complete it).
-    case needMore
+    /// The text ran out before the value was complete (more text might complete it); `inString` when it
+    /// ran out inside a string, which only a `"` can end.
+    case needMore(inString: Bool)
     /// The text cannot be JSON at byte offset `at`.
     case invalid(at: Int)
 }
@@ -65,7 +66,7 @@ struct TranscriptJSONScanner {
     private func value(at start: Int, depth: Int) -> TranscriptJSONScan {
         var i = start
         skipSpace(&i)
-        guard i < end else { return .needMore }
+        guard i < end else { return .needMore(inString: false) }
         guard depth < Self.maxDepth else { return .invalid(at: i) }
         switch bytes[i] {
         case UInt8(ascii: "{"): return object(at: i, depth: depth)
@@ -73,7 +74,7 @@ struct TranscriptJSONScanner {
         case UInt8(ascii: "\""):
             switch string(at: i) {
             case .complete(let s, let e): return .value(.string(s), end: e)
-            case .needMore: return .needMore
+            case .needMore: return .needMore(inString: true)
             }
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return number(at: i)
         case UInt8(ascii: "t"): return literal("true", .bool(true), at: i)
@@ -88,7 +89,7 @@ struct TranscriptJSONScanner {
         var i = start + 1
         while true {
             skipSpace(&i)
-            guard i < end else { return .needMore }
+            guard i < end else { return .needMore(inString: false) }
             switch bytes[i] {
             case UInt8(ascii: "}"):
                 return .value(.object(members), end: i + 1)
@@ -97,11 +98,11 @@ struct TranscriptJSONScanner {
             case UInt8(ascii: "\""):
                 let key: String
                 switch string(at: i) {
-                case .needMore: return .needMore
+                case .needMore: return .needMore(inString: true)
                 case .complete(let s, let e): key = s; i = e
                 }
                 skipSpace(&i)
-                guard i < end else { return .needMore }
+                guard i < end else { return .needMore(inString: false) }
                 guard bytes[i] == UInt8(ascii: ":") else { return .invalid(at: i) }
                 switch value(at: i + 1, depth: depth + 1) {
                 case .value(let v, let e):
@@ -121,7 +122,7 @@ struct TranscriptJSONScanner {
         var i = start + 1
         while true {
             skipSpace(&i)
-            guard i < end else { return .needMore }
+            guard i < end else { return .needMore(inString: false) }
             switch bytes[i] {
             case UInt8(ascii: "]"):
                 return .value(.array(elements), end: i + 1)
@@ -142,7 +143,7 @@ struct TranscriptJSONScanner {
     private func literal(_ word: StaticString, _ v: TranscriptJSONValue, at start: Int) -> TranscriptJSONScan {
         let w = word.withUTF8Buffer { Array($0) }
         for k in 0..<w.count {
-            guard start + k < end else { return .needMore }
+            guard start + k < end else { return .needMore(inString: false) }
             guard bytes[start + k] == w[k] else { return .invalid(at: start + k) }
         }
         return .value(v, end: start + w.count)
@@ -163,7 +164,7 @@ struct TranscriptJSONScanner {
             while i < end, isDigit(bytes[i]) { i += 1 }
         }
         // A number that touches the end of the text may still grow.
-        guard i < end else { return .needMore }
+        guard i < end else { return .needMore(inString: false) }
         let text = String(decoding: bytes[start..<i], as: UTF8.self)
         guard let d = Double(text), d.isFinite else { return .invalid(at: start) }
         return .value(.number(d, text: text), end: i)

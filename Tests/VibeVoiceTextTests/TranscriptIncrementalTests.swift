@@ -55,6 +55,21 @@ final class TranscriptIncrementalTests: XCTestCase {
         }
     }
 
+    func testRunawayStringStreamsToTheSameResult() {
+        // A repetition loop inside one Content string, streamed a token (3 bytes) at a time.
+        let head = "assistant\n[{\"Start\":0,\"End\":1,\"Speaker\":0,\"Content\":\"ok\"},{\"Start\":1,\"End\":2,\"Speaker\":0,\"Content\":\""
+        let raw = head + String(repeating: "la ", count: 40_000)
+        var p = IncrementalSegmentParser()
+        var streamed = p.append(head)
+        for _ in 0..<40_000 { streamed += p.append("la ") }
+        XCTAssertEqual(streamed, [Segment(start: 0, end: 1, speaker: 0, text: "ok")])
+        streamed += p.append("\"}]")
+        XCTAssertEqual(streamed.count, 2)
+        XCTAssertEqual(streamed.last?.text.count, 120_000)
+        XCTAssertEqual(streamed, TranscriptParser.parse(raw + "\"}]").segments)
+        XCTAssertTrue(p.isListClosed)
+    }
+
     func testSegmentsArriveWhenTheirObjectCloses() {
         var p = IncrementalSegmentParser()
         XCTAssertEqual(p.append("assistant\n[{\"Start\":0,\"End\":1,"), [])
