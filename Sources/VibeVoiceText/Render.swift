@@ -36,10 +36,11 @@ public enum OutputFormat: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    /// The format named `name` (case-insensitive; `verbose-json` is accepted for `verbose_json`), or `nil`.
+    /// The format named `name` (case-insensitive; `verbose-json` is accepted for `verbose_json` and `txt`
+    /// for `text`), or `nil`.
     public init?(name: String) {
         let n = name.lowercased().replacingHyphens()
-        guard let f = OutputFormat(rawValue: n) else { return nil }
+        guard let f = OutputFormat(rawValue: n) ?? OutputFormat(fileExtension: n) else { return nil }
         self = f
     }
 }

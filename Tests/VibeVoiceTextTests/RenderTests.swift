@@ -11,6 +11,7 @@ final class RenderTests: XCTestCase {
         XCTAssertEqual(OutputFormat.allCases.map(\.rawValue), ["json", "verbose_json", "text", "srt", "vtt", "rttm"])
         XCTAssertEqual(OutputFormat(name: "VERBOSE-JSON"), .verboseJSON)
         XCTAssertEqual(OutputFormat(name: "Srt"), .srt)
+        XCTAssertEqual(OutputFormat(name: "txt"), .text)
         XCTAssertNil(OutputFormat(name: "docx"))
         XCTAssertEqual(OutputFormat(fileExtension: "TXT"), .text)
         XCTAssertNil(OutputFormat(fileExtension: "wav"))
