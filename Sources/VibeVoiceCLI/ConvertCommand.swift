@@ -1,6 +1,140 @@
 import ArgumentParser
+import Foundation
+import VibeVoiceASR
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
+/// Re-renders a saved transcript (the model's raw output, or a `json`/`verbose_json` transcript) in another
+/// format, without the model.
 struct ConvertCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "convert", abstract: "(in progress)")
-    func run() throws { throw CLIUsageError("convert: in progress") }
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Re-render a saved transcript (raw model output, json or verbose_json) in another format.",
+        discussion: """
+        Formats: \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")). \
+        Without --output the result goes to standard output. The output file is written whole or not at all \
+        (a temporary file, then a rename) and may not be the input file.
+        """
+    )
+
+    @Argument(help: "The saved transcript: a raw model output, a json or a verbose_json transcript; '-' reads standard input.")
+    var input: String
+
+    @Option(name: .customLong("to"),
+            help: ArgumentHelp("Output format: \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")) (default: from the --output extension).",
+                               valueName: "format"))
+    var format: String?
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"))
+    var output: String?
+
+    @Option(name: .customLong("file-id"),
+            help: ArgumentHelp("File name written in RTTM lines (default: the input's name without extension, or 'audio').",
+                               valueName: "id"))
+    var fileID: String?
+
+    func run() throws {
+        let target = try outputFormat()
+        let text = try readInput()
+        let transcript = TranscriptReader.read(text)
+        let rendered = TranscriptRenderer.render(transcript, as: target, fileID: fileID ?? defaultFileID())
+
+        if transcript.isTruncated {
+            warn("the transcript was cut short (its segment list is not closed); \(transcript.segments.count) complete segment(s) kept")
+        }
+        if transcript.segments.isEmpty, transcript.plainText != nil {
+            warn("the input holds no segment list; it is kept as plain text")
+        }
+
+        if let output {
+            try ConvertCommand.writeAtomically(Data(rendered.utf8), to: output, input: input == "-" ? nil : input)
+        } else {
+            FileHandle.standardOutput.write(Data(rendered.utf8))
+        }
+    }
+
+    private func outputFormat() throws -> OutputFormat {
+        let names = OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")
+        if let format {
+            guard let f = OutputFormat(name: format) else {
+                throw CLIUsageError("unknown format '\(format)' for --to; expected one of: \(names)")
+            }
+            return f
+        }
+        if let output, let f = OutputFormat(fileExtension: URL(fileURLWithPath: output).pathExtension) {
+            return f
+        }
+        throw CLIUsageError("missing --to FORMAT (one of: \(names))")
+    }
+
+    private func readInput() throws -> String {
+        let data: Data
+        if input == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
+                throw CLIUsageError("input file '\(input)' does not exist")
+            }
+            guard !isDirectory.boolValue else {
+                throw CLIUsageError("input '\(input)' is a directory, not a transcript file")
+            }
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: input))
+            } catch {
+                throw CLIUsageError("cannot read input file '\(input)': \(error.localizedDescription)")
+            }
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw CLIUsageError("input '\(input == "-" ? "standard input" : input)' is not UTF-8 text")
+        }
+        return text
+    }
+
+    private func defaultFileID() -> String {
+        guard input != "-" else { return "audio" }
+        let base = URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent
+        return base.isEmpty ? "audio" : base
+    }
+
+    private func warn(_ message: String) {
+        FileHandle.standardError.write(Data(("warning: " + message + "\n").utf8))
+    }
+
+    /// Writes `data` to a temporary file next to `path`, then renames it over `path`, so that `path` is
+    /// either untouched or complete. Refuses to write over `input`.
+    static func writeAtomically(_ data: Data, to path: String, input: String?) throws {
+        let url = URL(fileURLWithPath: path)
+        if let input, sameFile(input, path) {
+            throw CLIUsageError("output '\(path)' is the input file; choose another --output")
+        }
+        let dir = url.deletingLastPathComponent()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CLIUsageError("cannot write '\(path)': folder '\(dir.path)' does not exist")
+        }
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw CLIUsageError("cannot write '\(path)': it is a directory")
+        }
+        let temp = dir.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
+        guard FileManager.default.createFile(atPath: temp.path, contents: data) else {
+            throw CLIUsageError("cannot write '\(path)': cannot create a file in '\(dir.path)'")
+        }
+        guard rename(temp.path, url.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: temp)
+            throw CLIUsageError("cannot write '\(path)': \(reason)")
+        }
+    }
+
+    /// `true` when both paths name the same existing file (same device and inode, so links count too).
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        var sa = stat()
+        var sb = stat()
+        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+    }
 }

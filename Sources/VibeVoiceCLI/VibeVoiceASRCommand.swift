@@ -41,6 +41,10 @@ enum Entry {
         } catch let error as ExitCode {
             exit(error.rawValue)
         } catch {
+            // `parseAsRoot` answers `--help` with a help command whose `run()` throws the help request.
+            if VibeVoiceASRCommand.exitCode(for: error) == .success {
+                VibeVoiceASRCommand.exit(withError: error)
+            }
             let (code, message) = CLIErrorReport.describe(error)
             FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
             exit(code)

@@ -1,0 +1,21 @@
+/// One stretch of speech: who spoke (when the model said so), from when to when, and what was said.
+///
+/// Times are seconds from the start of the audio. Bracketed non-speech tags the model writes
+/// (`[Music]`, `[Silence]`, `[Unintelligible Speech]`) are ordinary segment text.
+public struct Segment: Sendable, Equatable, Hashable, Codable {
+    /// Start time in seconds.
+    public var start: Double
+    /// End time in seconds.
+    public var end: Double
+    /// Speaker number as written by the model (`Speaker ID`), or `nil` when the model gave none.
+    public var speaker: Int?
+    /// What was said (the model's `Content`), as written.
+    public var text: String
+
+    public init(start: Double, end: Double, speaker: Int?, text: String) {
+        self.start = start
+        self.end = end
+        self.speaker = speaker
+        self.text = text
+    }
+}

@@ -1,0 +1,269 @@
+import XCTest
+@testable import VibeVoiceText
+
+final class RenderTests: XCTestCase {
+    static let two = Transcript(segments: [
+        Segment(start: 0, end: 5.86, speaker: 0, text: "Mr. Quilter is the apostle."),
+        Segment(start: 5.86, end: 9.1, speaker: 1, text: "Grüße & <tags> -->"),
+    ], rawText: "")
+
+    func testFormatNames() {
+        XCTAssertEqual(OutputFormat.allCases.map(\.rawValue), ["json", "verbose_json", "text", "srt", "vtt", "rttm"])
+        XCTAssertEqual(OutputFormat(name: "VERBOSE-JSON"), .verboseJSON)
+        XCTAssertEqual(OutputFormat(name: "Srt"), .srt)
+        XCTAssertEqual(OutputFormat(name: "txt"), .text)
+        XCTAssertNil(OutputFormat(name: "docx"))
+        XCTAssertEqual(OutputFormat(fileExtension: "TXT"), .text)
+        XCTAssertNil(OutputFormat(fileExtension: "wav"))
+    }
+
+    func testJSONGolden() {
+        XCTAssertEqual(TranscriptRenderer.render(Self.two, as: .json), """
+        [
+          {"start": 0.0, "end": 5.86, "speaker": 0, "text": "Mr. Quilter is the apostle."},
+          {"start": 5.86, "end": 9.1, "speaker": 1, "text": "Grüße & <tags> -->"}
+        ]
+
+        """)
+    }
+
+    func testJSONNumbersAndEscapes() {
+        let t = Transcript(segments: [
+            Segment(start: 0.1 + 0.2, end: 60 + 5.86, speaker: nil, text: "q\"b\\s\nt\u{1}/é"),
+            Segment(start: -0.0, end: 3600.0004, speaker: 12, text: ""),
+        ])
+        XCTAssertEqual(0.1 + 0.2, 0.30000000000000004)   // the noise the writer must not show
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .json), """
+        [
+          {"start": 0.3, "end": 65.86, "speaker": null, "text": "q\\"b\\\\s\\nt\\u0001/é"},
+          {"start": 0.0, "end": 3600.0, "speaker": 12, "text": ""}
+        ]
+
+        """)
+        XCTAssertEqual(TranscriptRenderer.render(Transcript(segments: []), as: .json), "[]\n")
+    }
+
+    func testJSONIsValidAndReadsBack() throws {
+        for format in [OutputFormat.json, .verboseJSON] {
+            let out = TranscriptRenderer.render(Self.two, as: format)
+            XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(out.utf8)), "\(format)")
+            XCTAssertEqual(TranscriptReader.read(out).segments, Self.two.segments, "\(format)")
+        }
+    }
+
+    func testVerboseJSONGolden() {
+        var t = Self.two
+        t.duration = 9.5
+        t.tokens = [151644, 77091, 198]
+        t.promptTokens = 103
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .verboseJSON), """
+        {
+          "text": "Mr. Quilter is the apostle. Grüße & <tags> -->",
+          "duration": 9.5,
+          "truncated": false,
+          "segments": [
+            {"id": 0, "start": 0.0, "end": 5.86, "speaker": 0, "text": "Mr. Quilter is the apostle."},
+            {"id": 1, "start": 5.86, "end": 9.1, "speaker": 1, "text": "Grüße & <tags> -->"}
+          ],
+          "tokens": [151644, 77091, 198],
+          "prompt_tokens": 103
+        }
+
+        """)
+        let bare = Transcript(segments: [], rawText: "x", isTruncated: true, plainText: "just words")
+        XCTAssertEqual(TranscriptRenderer.render(bare, as: .verboseJSON), """
+        {
+          "text": "just words",
+          "truncated": true,
+          "segments": []
+        }
+
+        """)
+    }
+
+    func testTextGolden() {
+        XCTAssertEqual(TranscriptRenderer.render(Self.two, as: .text), "Mr. Quilter is the apostle. Grüße & <tags> -->\n")
+        XCTAssertEqual(TranscriptRenderer.render(Transcript(segments: []), as: .text), "")
+    }
+
+    func testSRTGolden() {
+        XCTAssertEqual(TranscriptRenderer.render(Self.two, as: .srt), """
+        1
+        00:00:00,000 --> 00:00:05,860
+        [Speaker 0] Mr. Quilter is the apostle.
+
+        2
+        00:00:05,860 --> 00:00:09,100
+        [Speaker 1] Grüße & <tags> -->
+
+
+        """)
+    }
+
+    func testVTTGolden() {
+        XCTAssertEqual(TranscriptRenderer.render(Self.two, as: .vtt), """
+        WEBVTT
+
+        00:00:00.000 --> 00:00:05.860
+        <v Speaker 0>Mr. Quilter is the apostle.
+
+        00:00:05.860 --> 00:00:09.100
+        <v Speaker 1>Grüße &amp; &lt;tags&gt; --&gt;
+
+        """)
+    }
+
+    func testRTTMGolden() {
+        XCTAssertEqual(TranscriptRenderer.render(Self.two, as: .rttm, fileID: "meeting 1"), """
+        SPEAKER meeting_1 1 0.000 5.860 <NA> <NA> speaker_0 <NA> <NA>
+        SPEAKER meeting_1 1 5.860 3.240 <NA> <NA> speaker_1 <NA> <NA>
+
+        """)
+        let unknown = Transcript(segments: [Segment(start: 3, end: 2, speaker: nil, text: "x")])
+        XCTAssertEqual(TranscriptRenderer.render(unknown, as: .rttm),
+                       "SPEAKER audio 1 3.000 0.000 <NA> <NA> speaker_unknown <NA> <NA>\n")
+        for line in TranscriptRenderer.render(Self.two, as: .rttm).split(separator: "\n") {
+            XCTAssertEqual(line.split(separator: " ").count, 10)
+        }
+    }
+
+    func testLongTimestamps() {
+        let t = Transcript(segments: [
+            Segment(start: 3600.5, end: 3661.25, speaker: 0, text: "one hour"),
+            Segment(start: 36061.25, end: 36062, speaker: 0, text: "ten hours"),
+            Segment(start: 360_000, end: 360_001.001, speaker: 0, text: "a hundred hours"),
+        ])
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .srt), """
+        1
+        01:00:00,500 --> 01:01:01,250
+        [Speaker 0] one hour
+
+        2
+        10:01:01,250 --> 10:01:02,000
+        [Speaker 0] ten hours
+
+        3
+        100:00:00,000 --> 100:00:01,001
+        [Speaker 0] a hundred hours
+
+
+        """)
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .vtt), """
+        WEBVTT
+
+        01:00:00.500 --> 01:01:01.250
+        <v Speaker 0>one hour
+
+        10:01:01.250 --> 10:01:02.000
+        <v Speaker 0>ten hours
+
+        100:00:00.000 --> 100:00:01.001
+        <v Speaker 0>a hundred hours
+
+        """)
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .rttm), """
+        SPEAKER audio 1 3600.500 60.750 <NA> <NA> speaker_0 <NA> <NA>
+        SPEAKER audio 1 36061.250 0.750 <NA> <NA> speaker_0 <NA> <NA>
+        SPEAKER audio 1 360000.000 1.001 <NA> <NA> speaker_0 <NA> <NA>
+
+        """)
+    }
+
+    func testNegativeAndReversedTimesAreClamped() {
+        let t = Transcript(segments: [
+            Segment(start: -1.2, end: 0.5, speaker: 0, text: "early"),
+            Segment(start: 10, end: 8, speaker: 0, text: "reversed"),
+            Segment(start: -3, end: -2, speaker: 0, text: "all negative"),
+            Segment(start: .nan, end: .infinity, speaker: 0, text: "not finite"),
+        ])
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .srt), """
+        1
+        00:00:00,000 --> 00:00:00,500
+        [Speaker 0] early
+
+        2
+        00:00:10,000 --> 00:00:10,000
+        [Speaker 0] reversed
+
+        3
+        00:00:00,000 --> 00:00:00,000
+        [Speaker 0] all negative
+
+        4
+        00:00:00,000 --> 00:00:00,000
+        [Speaker 0] not finite
+
+
+        """)
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .rttm), """
+        SPEAKER audio 1 0.000 0.500 <NA> <NA> speaker_0 <NA> <NA>
+        SPEAKER audio 1 10.000 0.000 <NA> <NA> speaker_0 <NA> <NA>
+        SPEAKER audio 1 0.000 0.000 <NA> <NA> speaker_0 <NA> <NA>
+        SPEAKER audio 1 0.000 0.000 <NA> <NA> speaker_0 <NA> <NA>
+
+        """)
+        XCTAssertTrue(TranscriptRenderer.render(t, as: .json).contains("\"start\": null, \"end\": null"))
+    }
+
+    func testMillisecondRounding() {
+        XCTAssertEqual(TranscriptRenderer.milliseconds(5.86), 5860)     // 5.86 * 1000 = 5859.999...
+        XCTAssertEqual(TranscriptRenderer.milliseconds(1.001), 1001)
+        XCTAssertEqual(TranscriptRenderer.milliseconds(2.0004), 2000)
+        XCTAssertEqual(TranscriptRenderer.milliseconds(2.0006), 2001)
+        XCTAssertEqual(TranscriptRenderer.clock(5860, separator: ","), "00:00:05,860")
+        XCTAssertEqual(TranscriptRenderer.clock(3_599_999, separator: "."), "00:59:59.999")
+    }
+
+    func testSubtitleTextCleanupAndNoSpeaker() {
+        let t = Transcript(segments: [
+            Segment(start: 0, end: 1, speaker: nil, text: " line one\r\n\r\n line two \n"),
+            Segment(start: 1, end: 2, speaker: 0, text: "  "),
+            Segment(start: 2, end: 3, speaker: nil, text: "[Music]"),
+        ])
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .srt), """
+        1
+        00:00:00,000 --> 00:00:01,000
+        line one
+        line two
+
+        2
+        00:00:02,000 --> 00:00:03,000
+        [Music]
+
+
+        """)
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .vtt), """
+        WEBVTT
+
+        00:00:00.000 --> 00:00:01.000
+        line one
+        line two
+
+        00:00:02.000 --> 00:00:03.000
+        [Music]
+
+        """)
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .rttm).split(separator: "\n").count, 3)
+    }
+
+    func testPlainTextTranscriptInEveryFormat() {
+        var t = TranscriptParser.parse("assistant\nSorry, no JSON here.")
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .text), "Sorry, no JSON here.\n")
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .json), "[]\n")
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .srt), "")
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .vtt), "WEBVTT\n")
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .rttm), "")
+        t.duration = 12.5
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .srt), "1\n00:00:00,000 --> 00:00:12,500\nSorry, no JSON here.\n\n")
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .vtt), "WEBVTT\n\n00:00:00.000 --> 00:00:12.500\nSorry, no JSON here.\n")
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .verboseJSON), """
+        {
+          "text": "Sorry, no JSON here.",
+          "duration": 12.5,
+          "truncated": false,
+          "segments": []
+        }
+
+        """)
+    }
+}
