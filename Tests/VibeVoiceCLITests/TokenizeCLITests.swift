@@ -1,0 +1,132 @@
+import Foundation
+import XCTest
+
+/// End to end: runs the built `vibevoice-asr` binary for `prompt` and `tokenize`, feeding stdin.
+final class TokenizeCLITests: XCTestCase {
+    static let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The binary sits in the products directory next to the test bundle.
+    static let binary: URL? = {
+        let candidates = [
+            Bundle(for: TokenizeCLITests.self).bundleURL.deletingLastPathComponent(),
+            Bundle.main.bundleURL,
+            Bundle.main.bundleURL.deletingLastPathComponent(),
+        ].map { $0.appendingPathComponent("vibevoice-asr") }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    /// The Qwen2.5 tokenizer.json fixture, unpacked once.
+    static let tokenizerPath: String? = {
+        let gz = testsDirectory.appendingPathComponent("Fixtures/tokenizer/qwen2.5-tokenizer.json.gz")
+        let out = FileManager.default.temporaryDirectory
+            .appendingPathComponent("vibevoice-cli-tokenizer-\(ProcessInfo.processInfo.processIdentifier).json")
+        guard FileManager.default.createFile(atPath: out.path, contents: nil),
+              let handle = try? FileHandle(forWritingTo: out) else { return nil }
+        defer { try? handle.close() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        p.arguments = ["-dc", gz.path]
+        p.standardOutput = handle
+        guard (try? p.run()) != nil else { return nil }
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? out.path : nil
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    func run(_ arguments: [String], stdin: Data = Data()) throws -> Result {
+        let binary = try XCTUnwrap(Self.binary, "vibevoice-asr not found next to the test bundle (swift build first)")
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = arguments
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        p.standardError = errors
+        try p.run()
+        input.fileHandleForWriting.write(stdin)
+        try input.fileHandleForWriting.close()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+                      stderr: String(decoding: err, as: UTF8.self))
+    }
+
+    func tokenizer() throws -> String { try XCTUnwrap(Self.tokenizerPath, "cannot unpack the tokenizer fixture") }
+
+    func testPromptPrintsSpecIDs() throws {
+        let r = try run(["prompt", "--tokenizer", tokenizer(), "--samples", "140640"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let expected = "[151644,8948,198,2610,525,264,10950,17847,429,1356,55136,7699,1946,1119,1467,2550,304,4718,3561,"
+            + "13,151645,198,151644,872,198,151646," + String(repeating: "151648,", count: 44)
+            + "151647,198,1986,374,264,220,20,13,23,21,6486,7699,11,4486,1356,3114,432,448,1493,6894,25,5145,882,11,"
+            + "3972,882,11,29073,3034,11,8883,151645,198]\n"
+        XCTAssertEqual(r.stdout, expected)
+    }
+
+    func testPromptWithContext() throws {
+        let plain = try run(["prompt", "--tokenizer", tokenizer(), "--samples", "140640"])
+        let blank = try run(["prompt", "--tokenizer", tokenizer(), "--samples", "140640", "--context", "  \n "])
+        XCTAssertEqual(blank.stdout, plain.stdout)
+        let withContext = try run(["prompt", "--tokenizer", tokenizer(), "--samples", "140640", "--context", " Quilter "])
+        XCTAssertEqual(withContext.status, 0, withContext.stderr)
+        XCTAssertNotEqual(withContext.stdout, plain.stdout)
+        let ids = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(withContext.stdout.utf8)) as? [Int])
+        // Decode it back through the CLI: the context is in the text, trimmed.
+        let text = try run(["tokenize", "--tokenizer", tokenizer(), "--decode"], stdin: Data(withContext.stdout.utf8))
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertTrue(text.stdout.contains("This is a 5.86 seconds audio, with extra info: Quilter\n\nPlease transcribe"),
+                      text.stdout)
+        XCTAssertEqual(ids.filter { $0 == 151648 }.count, 44)
+    }
+
+    func testEncodeAndDecode() throws {
+        let enc = try run(["tokenize", "--tokenizer", tokenizer()], stdin: Data("Hello world<|im_end|>".utf8))
+        XCTAssertEqual(enc.status, 0, enc.stderr)
+        XCTAssertEqual(enc.stdout, "[9707,1879,151645]\n")
+        let cjk = try run(["tokenize", "--tokenizer", tokenizer()], stdin: Data("你好\n".utf8))
+        XCTAssertEqual(cjk.stdout, "[108386,198]\n")
+        let empty = try run(["tokenize", "--tokenizer", tokenizer()])
+        XCTAssertEqual(empty.stdout, "[]\n")
+
+        let dec = try run(["tokenize", "--tokenizer", tokenizer(), "--decode"],
+                          stdin: Data(" [151644, 77091, 198, 9707,1879 ,151645]\n".utf8))
+        XCTAssertEqual(dec.status, 0, dec.stderr)
+        XCTAssertEqual(dec.stdout, "<|im_start|>assistant\nHello world<|im_end|>\n")
+        let skip = try run(["tokenize", "--tokenizer", tokenizer(), "--decode", "--skip-special-tokens"],
+                           stdin: Data("[151644,77091,198,9707,1879,151645,160,999999]".utf8))
+        XCTAssertEqual(skip.status, 0, skip.stderr)
+        XCTAssertEqual(skip.stdout, "assistant\nHello world\u{FFFD}\n")
+    }
+
+    func testBadInputIsAUsageError() throws {
+        for bad in ["hello", "[1,2", "[1.5]", "[\"a\"]", "{}", "[1,]", "[1] x", ""] {
+            let r = try run(["tokenize", "--tokenizer", tokenizer(), "--decode"], stdin: Data(bad.utf8))
+            XCTAssertEqual(r.status, 1, "input \(bad)")
+            XCTAssertTrue(r.stderr.contains("JSON array of integer token ids"), r.stderr)
+            XCTAssertEqual(r.stdout, "")
+        }
+        let notUTF8 = try run(["tokenize", "--tokenizer", tokenizer()], stdin: Data([0x61, 0xFF, 0xFE]))
+        XCTAssertEqual(notUTF8.status, 1)
+        XCTAssertTrue(notUTF8.stderr.contains("UTF-8"), notUTF8.stderr)
+        let misplaced = try run(["tokenize", "--tokenizer", tokenizer(), "--skip-special-tokens"], stdin: Data("a".utf8))
+        XCTAssertEqual(misplaced.status, 1)
+        XCTAssertTrue(misplaced.stderr.contains("--decode"), misplaced.stderr)
+    }
+
+    func testMissingTokenizerSaysWhatIsNeeded() throws {
+        for args in [["tokenize", "--tokenizer", "/nonexistent/model"],
+                     ["prompt", "--tokenizer", "/nonexistent/model", "--samples", "1"]] {
+            let r = try run(args, stdin: Data("x".utf8))
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertTrue(r.stderr.contains("tokenizer.json"), r.stderr)
+            XCTAssertTrue(r.stderr.contains("--tokenizer"), r.stderr)
+            XCTAssertEqual(r.stdout, "")
+        }
+    }
+}
