@@ -141,7 +141,8 @@ public final class Transcriber: Sendable {
         var decodeStarted = false
         var generated = 0
         let tokenizer = self.tokenizer
-        let result = try model.generate(promptIDs: prompt, audio: features, options: genOptions, progress: { p in
+        let result = try model.generate(promptIDs: prompt, audio: features, audioTokenID: promptBuilder.audioTokenID,
+                                        options: genOptions, progress: { p in
             if case let .prefill(done, total) = p { onEvent(.prefill(doneTokens: done, totalTokens: total)) }
         }, onToken: { id in
             if !decodeStarted {

@@ -1,14 +1,25 @@
 import ArgumentParser
 import Foundation
+import VibeVoiceASR
 
-/// Maps library errors to the documented exit codes and a one-line message.
+/// Maps library errors to the documented exit codes and a one-line message:
+/// 1 input or usage error; 2 model, tokenizer or download error; 3 internal failure.
 enum CLIErrorReport {
     static func describe(_ error: Error) -> (Int32, String) {
-        if let e = error as? CLIUsageError { return (1, e.message) }
-        if let e = error as? ValidationError { return (1, e.message) }
-        if let e = error as? any ExitCoded { return (e.exitCode, String(describing: e)) }
-        if let e = error as? LocalizedError, let d = e.errorDescription { return (3, d) }
-        return (3, String(describing: error))
+        switch error {
+        case let e as CLIUsageError: return (1, e.message)
+        case let e as ValidationError: return (1, e.message)
+        case let e as AudioError: return (1, e.description)
+        case let e as ConfigError: return (2, e.description)
+        case let e as CheckpointError: return (2, e.description)
+        case let e as TokenizerError: return (2, e.description)
+        case let e as PromptBuilderError: return (2, e.description)
+        case let e as TranscriberError: return (2, e.description)
+        case let e as ModelLocatorError: return (2, e.description)
+        case let e as ModelRunError: return (3, e.description)
+        case let e as CustomStringConvertible: return (3, e.description)
+        default: return (3, String(describing: error))
+        }
     }
 }
 
@@ -17,9 +28,4 @@ struct CLIUsageError: Error, CustomStringConvertible {
     let message: String
     init(_ message: String) { self.message = message }
     var description: String { message }
-}
-
-/// Library errors declare which exit code class they belong to.
-protocol ExitCoded: Error, CustomStringConvertible {
-    var exitCode: Int32 { get }
 }

@@ -1,6 +1,234 @@
 import ArgumentParser
+import Foundation
+import VibeVoiceASR
+import VibeVoiceCompute
 
+/// Runs the whole pipeline: audio files in, transcripts out.
 struct TranscribeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "transcribe", abstract: "(in progress)")
-    func run() throws { throw CLIUsageError("transcribe: in progress") }
+    static let configuration = CommandConfiguration(
+        commandName: "transcribe",
+        abstract: "Transcribe audio files: who spoke when, and what they said.",
+        discussion: """
+        With one input and no --output-dir the transcript goes to standard output. With --output-dir, one \
+        file per input and format is written there (NAME.json, NAME.verbose.json, NAME.txt, NAME.srt, \
+        NAME.vtt, NAME.rttm), each whole or not at all; an input is never overwritten.
+        """
+    )
+
+    @Argument(help: ArgumentHelp("Audio files (WAV, FLAC, Ogg Vorbis, Opus, MP3, AIFF; any rate and channel count).",
+                                 valueName: "audio"))
+    var inputs: [String]
+
+    @Option(name: .shortAndLong,
+            help: ArgumentHelp("A local model directory, or a Hugging Face repo id.", valueName: "dir-or-repo"))
+    var model: String = ModelLocator.defaultRepo
+
+    @Option(help: ArgumentHelp("Branch, tag or commit of a Hub model.", valueName: "rev"))
+    var revision: String = "main"
+
+    @Option(help: ArgumentHelp("A tokenizer.json, or a directory holding one (needed for the original microsoft/VibeVoice-ASR checkpoint, which ships none).",
+                               valueName: "path"))
+    var tokenizer: String?
+
+    @Option(name: .shortAndLong,
+            help: ArgumentHelp("Output format: json, verbose_json, text, srt, vtt, rttm. May repeat with --output-dir.",
+                               valueName: "format"))
+    var format: [String] = []
+
+    @Option(help: ArgumentHelp("Write one file per input and format into this directory.", valueName: "dir"))
+    var outputDir: String?
+
+    @Option(help: ArgumentHelp("Extra information for the model: names, topic, spellings.", valueName: "text"))
+    var context: String?
+
+    @Option(help: ArgumentHelp("Comma-separated words the model should expect (folded into the context).",
+                               valueName: "a,b,c"))
+    var hotwords: String?
+
+    @Option(help: ArgumentHelp("Token budget per input (default: scaled to the audio duration, 512 + 12 per second, at most 32768).",
+                               valueName: "n"))
+    var maxNewTokens: Int?
+
+    @Option(help: ArgumentHelp("Sampling temperature; 0 is greedy, the reference behaviour.", valueName: "t"))
+    var temperature: Float = 0
+
+    @Option(help: ArgumentHelp("Nucleus sampling threshold (with --temperature > 0).", valueName: "p"))
+    var topP: Float = 1
+
+    @Option(help: ArgumentHelp("Seed for sampling and for --acoustic-noise.", valueName: "n"))
+    var seed: UInt64 = 0
+
+    @Option(help: ArgumentHelp("Penalty > 1 discourages repeating tokens (1 = off).", valueName: "r"))
+    var repetitionPenalty: Float = 1
+
+    @Option(help: ArgumentHelp("Threads for the kernels and BLAS (default: all cores).", valueName: "n"))
+    var threads: Int?
+
+    @Flag(help: "Add σ-VAE noise to the acoustic latents, as the reference's default sampling does (seeded by --seed).")
+    var acousticNoise = false
+
+    @Option(help: ArgumentHelp("Refuse audio longer than this many seconds.", valueName: "seconds"))
+    var maxDuration: Double?
+
+    @Option(help: ArgumentHelp("Write the 24 kHz mono float WAV that goes into the encoders (one input only).",
+                               valueName: "path"))
+    var saveAudio: String?
+
+    @Flag(help: "Print each segment on standard output as soon as it is complete.")
+    var stream = false
+
+    @Flag(name: .shortAndLong, help: "No progress output.")
+    var quiet = false
+
+    @Flag(name: .shortAndLong, help: "Per-stage timings and the real-time factor.")
+    var verbose = false
+
+    func validate() throws {
+        if inputs.isEmpty { throw CLIUsageError("no audio file given") }
+        if inputs.count > 1 && outputDir == nil {
+            throw CLIUsageError("several inputs need --output-dir (one output file per input and format)")
+        }
+        if outputDir == nil && format.count > 1 {
+            throw CLIUsageError("several --format values need --output-dir")
+        }
+        if saveAudio != nil && inputs.count > 1 { throw CLIUsageError("--save-audio takes one input") }
+        if let n = maxNewTokens, n < 1 { throw CLIUsageError("--max-new-tokens must be at least 1") }
+        if let n = threads, n < 1 { throw CLIUsageError("--threads must be at least 1") }
+        if temperature < 0 || !temperature.isFinite { throw CLIUsageError("--temperature must be 0 or more") }
+        if !(topP > 0 && topP <= 1) { throw CLIUsageError("--top-p must be in (0, 1]") }
+        if !(repetitionPenalty > 0) || !repetitionPenalty.isFinite { throw CLIUsageError("--repetition-penalty must be positive") }
+        if let d = maxDuration, !(d > 0) { throw CLIUsageError("--max-duration must be positive") }
+    }
+
+    func run() throws {
+        let formats = try outputFormats()
+        if let threads { ComputeThreads.set(threads) }
+        let display = ProgressDisplay(quiet: quiet, verbose: verbose)
+
+        // Check inputs and outputs before the (slow) model load.
+        for input in inputs {
+            guard FileManager.default.fileExists(atPath: input) else {
+                throw CLIUsageError("audio file '\(input)' does not exist")
+            }
+        }
+        if let outputDir {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: outputDir, isDirectory: &isDir), isDir.boolValue else {
+                throw CLIUsageError("output directory '\(outputDir)' does not exist")
+            }
+        }
+
+        let loadStart = Date()
+        let modelDir = try ModelLocator.resolve(model, revision: revision, display: display)
+        let tokenizerURL = tokenizer.map { URL(fileURLWithPath: $0) }
+        let transcriber = try Transcriber(modelDirectory: modelDir, tokenizerPath: tokenizerURL)
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        if verbose { display.message(String(format: "load: %.2f s", loadSeconds)) }
+
+        var options = TranscriptionOptions(context: Self.foldContext(context, hotwords: hotwords), maxNewTokens: maxNewTokens)
+        options.temperature = temperature
+        options.topP = topP
+        options.repetitionPenalty = repetitionPenalty
+        options.seed = seed
+        options.acousticNoiseSeed = acousticNoise ? seed : nil
+        options.maxAudioSeconds = maxDuration
+
+        var failures: [(String, Error)] = []
+        for input in inputs {
+            do {
+                try transcribeOne(input, transcriber: transcriber, options: options, formats: formats, display: display)
+            } catch {
+                if inputs.count == 1 { throw error }
+                let (_, message) = CLIErrorReport.describe(error)
+                display.message("")
+                FileHandle.standardError.write(Data("error: \(input): \(message)\n".utf8))
+                failures.append((input, error))
+            }
+        }
+        if let first = failures.first {
+            let (code, _) = CLIErrorReport.describe(first.1)
+            throw ExitCode(code)
+        }
+    }
+
+    private func transcribeOne(_ input: String, transcriber: Transcriber, options: TranscriptionOptions,
+                               formats: [OutputFormat], display: ProgressDisplay) throws {
+        let url = URL(fileURLWithPath: input)
+        display.handle(.stageStarted(.audio))
+        let t0 = Date()
+        let signal = try AudioLoader.load(contentsOf: url, maxDuration: options.maxAudioSeconds)
+        display.handle(.stageFinished(.audio, seconds: Date().timeIntervalSince(t0)))
+        if let saveAudio {
+            try OutputFile.checkNotInput(saveAudio, inputs: inputs)
+            try WAVWriter.writeFloat32Mono(signal.samples, sampleRate: AudioSignal.sampleRate,
+                                           to: URL(fileURLWithPath: saveAudio))
+        }
+        let streamer = SegmentStreamer(enabled: stream)
+        let result = try transcriber.transcribe(samples: signal.samples, options: options) { event in
+            display.handle(event)
+            if case let .segment(s) = event { streamer.emit(s) }
+        }
+        let transcript = result.transcript
+        if transcript.isTruncated {
+            display.message("warning: \(input): generation reached the token budget (\(transcript.tokens?.count ?? 0) tokens); \(transcript.segments.count) complete segment(s) kept. Raise --max-new-tokens for the rest.")
+        }
+        if verbose {
+            let total = result.timings.values.reduce(0, +)
+            display.message(String(format: "%@: %.1f s of audio in %.1f s (real-time factor %.2f), %d prompt + %d generated tokens",
+                                   input, result.audioSeconds, total, total / max(1e-9, result.audioSeconds),
+                                   transcript.promptTokens ?? 0, transcript.tokens?.count ?? 0))
+        }
+        let fileID = url.deletingPathExtension().lastPathComponent
+        if let outputDir {
+            for format in formats {
+                let name = format == .verboseJSON ? "\(fileID).verbose.json" : "\(fileID).\(format.fileExtension)"
+                let path = URL(fileURLWithPath: outputDir).appendingPathComponent(name).path
+                try OutputFile.checkNotInput(path, inputs: inputs)
+                let rendered = TranscriptRenderer.render(transcript, as: format, fileID: fileID)
+                try OutputFile.writeAtomically(Data(rendered.utf8), to: path, input: input)
+            }
+        } else if !stream {
+            let rendered = TranscriptRenderer.render(transcript, as: formats[0], fileID: fileID)
+            FileHandle.standardOutput.write(Data(rendered.utf8))
+        }
+    }
+
+    private func outputFormats() throws -> [OutputFormat] {
+        if format.isEmpty { return [.json] }
+        return try format.map { name in
+            guard let f = OutputFormat(name: name) else {
+                throw CLIUsageError("unknown format '\(name)'; expected one of: \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return f
+        }
+    }
+
+    /// Hotwords join the context as one more line.
+    static func foldContext(_ context: String?, hotwords: String?) -> String? {
+        var parts: [String] = []
+        if let c = context?.trimmingCharacters(in: .whitespacesAndNewlines), !c.isEmpty { parts.append(c) }
+        if let h = hotwords {
+            let words = h.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if !words.isEmpty { parts.append("Hotwords: " + words.joined(separator: ", ")) }
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "\n")
+    }
+}
+
+/// Prints segments on standard output as they complete (`--stream`).
+final class SegmentStreamer: @unchecked Sendable {
+    let enabled: Bool
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func emit(_ s: Segment) {
+        guard enabled else { return }
+        let speaker = s.speaker.map { "Speaker \($0)" } ?? "Speaker ?"
+        let line = "[\(Self.stamp(s.start)) --> \(Self.stamp(s.end))] \(speaker): \(s.text)\n"
+        FileHandle.standardOutput.write(Data(line.utf8))
+    }
+
+    static func stamp(_ t: Double) -> String {
+        let ms = Int((max(0, t) * 1000).rounded())
+        return String(format: "%02d:%02d:%02d.%03d", ms / 3_600_000, (ms / 60_000) % 60, (ms / 1000) % 60, ms % 1000)
+    }
 }

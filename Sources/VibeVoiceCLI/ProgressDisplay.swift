@@ -1,0 +1,103 @@
+import Foundation
+import VibeVoiceASR
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Stage progress on standard error: a redrawn line with a bar, rate, elapsed time and ETA when
+/// stderr is a terminal; nothing otherwise (unless verbose, which prints one line per stage).
+final class ProgressDisplay: @unchecked Sendable {
+    let interactive: Bool
+    let verbose: Bool
+    private let lock = NSLock()
+    private var stageStart = Date()
+    private var lastDraw = Date.distantPast
+    private var label = ""
+    private var lineShown = false
+
+    init(quiet: Bool, verbose: Bool) {
+        self.interactive = !quiet && isatty(STDERR_FILENO) == 1
+        self.verbose = verbose && !quiet
+    }
+
+    static func write(_ s: String) {
+        FileHandle.standardError.write(Data(s.utf8))
+    }
+
+    func message(_ text: String) {
+        lock.lock(); defer { lock.unlock() }
+        clearLine()
+        if interactive || verbose { Self.write(text + "\n") }
+    }
+
+    func handle(_ event: TranscriptionEvent) {
+        lock.lock(); defer { lock.unlock() }
+        switch event {
+        case let .stageStarted(stage):
+            stageStart = Date()
+            label = Self.name(of: stage)
+            draw(fraction: nil, detail: "", force: true)
+        case let .encoding(done, total):
+            draw(fraction: Double(done) / Double(max(1, total)),
+                 detail: String(format: "%.1f/%.1f s of audio", Double(done) / 24000, Double(total) / 24000))
+        case let .prefill(done, total):
+            let rate = Double(done) / max(1e-9, Date().timeIntervalSince(stageStart))
+            draw(fraction: Double(done) / Double(max(1, total)),
+                 detail: String(format: "%d/%d tokens, %.1f tok/s", done, total, rate))
+        case let .token(_, generated, budget):
+            let rate = Double(generated) / max(1e-9, Date().timeIntervalSince(stageStart))
+            draw(fraction: Double(generated) / Double(max(1, budget)),
+                 detail: String(format: "%d tokens (budget %d), %.2f tok/s", generated, budget, rate))
+        case .segment:
+            break
+        case let .stageFinished(stage, seconds):
+            clearLine()
+            if verbose { Self.write(String(format: "%@: %.2f s\n", Self.name(of: stage), seconds)) }
+        }
+    }
+
+    private static func name(of stage: TranscriptionStage) -> String {
+        switch stage {
+        case .audio: return "audio"
+        case .encode: return "encode"
+        case .prefill: return "prefill"
+        case .decode: return "decode"
+        }
+    }
+
+    private func clearLine() {
+        if interactive && lineShown {
+            Self.write("\r\u{1B}[2K")
+            lineShown = false
+        }
+    }
+
+    private func draw(fraction: Double?, detail: String, force: Bool = false) {
+        guard interactive else { return }
+        let now = Date()
+        guard force || now.timeIntervalSince(lastDraw) >= 0.1 else { return }
+        lastDraw = now
+        let elapsed = now.timeIntervalSince(stageStart)
+        var bar = ""
+        var eta = ""
+        if let f = fraction {
+            let clamped = min(1, max(0, f))
+            let width = 24
+            let filled = Int(clamped * Double(width))
+            bar = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
+            if clamped > 0.001 {
+                eta = String(format: ", ETA %@", Self.clock(elapsed / clamped - elapsed))
+            }
+        }
+        Self.write("\r\u{1B}[2K\(label) \(bar)\(detail) \(Self.clock(elapsed)) elapsed\(eta)")
+        lineShown = true
+    }
+
+    static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60)
+                         : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}
