@@ -1,5 +1,6 @@
 import Foundation
 import VibeVoiceCompute
+import CKernels
 
 /// Measures the machine's own floors (memory read bandwidth, sgemm rate) and the engine's
 /// stages on a model, and reports both, with ratios. Used by `vibevoice-asr bench`.
@@ -54,5 +55,70 @@ public enum Benchmark {
             best = max(best, 2.0 * Double(m * n * k) / Date().timeIntervalSince(t))
         }
         return best
+    }
+}
+
+extension Benchmark {
+    public struct Report: Sendable {
+        public var bandwidth: Double
+        public var sgemm: Double
+        public var loadSeconds: Double
+        public var audioSeconds: Double
+        public var encodeSeconds: Double
+        public var promptTokens: Int
+        public var prefillSeconds: Double
+        public var decodeTokens: Int
+        public var decodeSeconds: Double
+        public var weightBytesPerToken: Int
+        public var matrixParameters: Int
+        public var peakResidentBytes: Int?
+        public var kernelsUseSIMD: Bool
+
+        public var prefillTokensPerSecond: Double { Double(promptTokens) / prefillSeconds }
+        public var decodeSecondsPerToken: Double { decodeSeconds / Double(max(1, decodeTokens)) }
+        /// Decode floor: the weights streamed once per token at the measured bandwidth.
+        public var decodeFloorSecondsPerToken: Double { Double(weightBytesPerToken) / bandwidth }
+        /// Prefill ceiling: 2 FLOP per matrix parameter per token at the measured sgemm rate.
+        public var prefillCeilingTokensPerSecond: Double { sgemm / (2 * Double(matrixParameters)) }
+    }
+
+    /// Loads the model, encodes `audioSeconds` of a synthetic signal, prefills a prompt of the
+    /// real shape (system and instruction text around the audio slots) and decodes `decodeTokens`.
+    public static func run(modelDirectory: URL, audioSeconds: Double, decodeTokens: Int,
+                           log: (String) -> Void) throws -> Report {
+        log("measuring memory bandwidth and sgemm rate ...")
+        let bandwidth = memoryReadBandwidth()
+        let sgemm = sgemmRate()
+        log("loading \(modelDirectory.path) ...")
+        var t = Date()
+        let model = try VibeVoiceASRModel(directory: modelDirectory)
+        let loadSeconds = Date().timeIntervalSince(t)
+
+        let n = Int(audioSeconds * 24000)
+        var rng = SeededRandom(seed: 1)
+        var samples = [Float](repeating: 0, count: n)
+        for i in 0..<n {
+            let s = Double(i) / 24000
+            samples[i] = Float(0.3 * sin(2 * Double.pi * (220 + 40 * sin(s)) * s)) + 0.05 * rng.nextGaussian()
+        }
+        LoudnessNormalizer.normalize(&samples)
+        log(String(format: "encoding %.1f s of audio ...", audioSeconds))
+        t = Date()
+        let audio = try model.encodeAudio(samples)
+        let encodeSeconds = Date().timeIntervalSince(t)
+
+        // 26 text ids before the audio and 37 after, as in the real prompt without context.
+        let text = model.config.audioTokenID == 151648 ? 1000 : 5
+        let prompt = [Int](repeating: text, count: 26) + [Int](repeating: model.config.audioTokenID, count: audio.frames)
+            + [Int](repeating: text, count: 37)
+        log("prefill of \(prompt.count) tokens and \(decodeTokens) decode steps ...")
+        let result = try model.generate(promptIDs: prompt, audio: audio,
+                                        options: GenerationOptions(maxNewTokens: decodeTokens + 1, stopTokenIDs: []))
+        return Report(bandwidth: bandwidth, sgemm: sgemm, loadSeconds: loadSeconds, audioSeconds: audioSeconds,
+                      encodeSeconds: encodeSeconds, promptTokens: prompt.count, prefillSeconds: result.prefillSeconds,
+                      decodeTokens: decodeTokens, decodeSeconds: result.decodeSeconds,
+                      weightBytesPerToken: model.decoder.weightBytesPerToken,
+                      matrixParameters: model.decoder.matrixParameterCount,
+                      peakResidentBytes: peakResidentBytes(), kernelsUseSIMD: vv_kernels_simd_enabled() != 0)
     }
 }

@@ -11,6 +11,7 @@ struct VibeVoiceASRCommand: ParsableCommand {
             ConvertCommand.self,
             PromptCommand.self,
             TokenizeCommand.self,
+            BenchCommand.self,
         ],
         defaultSubcommand: nil
     )

@@ -177,3 +177,23 @@ public final class Qwen2Decoder: Sendable {
         lmHead.forward(hidden, rows: rows, into: out)
     }
 }
+
+extension Qwen2Decoder {
+    /// Bytes of weights read per decoded token: every layer's matrices plus the LM head.
+    public var weightBytesPerToken: Int {
+        var total = lmHead.weight.byteCount
+        for l in layers {
+            for lin in [l.q, l.k, l.v, l.o, l.gate, l.up, l.down] { total += lin.weight.byteCount }
+        }
+        return total
+    }
+
+    /// Parameters in the matrices a token passes through (2 FLOP each per token).
+    public var matrixParameterCount: Int {
+        var total = lmHead.weight.count
+        for l in layers {
+            for lin in [l.q, l.k, l.v, l.o, l.gate, l.up, l.down] { total += lin.weight.count }
+        }
+        return total
+    }
+}
