@@ -20,6 +20,14 @@ public struct TranscriptionOptions: Sendable {
     public var acousticNoiseSeed: UInt64?
     /// Refuse audio longer than this many seconds (nil: no limit).
     public var maxAudioSeconds: Double?
+    /// Longest audio transcribed in one pass; longer audio is split into windows at quiet points
+    /// (speaker ids then restart in each window). The model was trained on up to about an hour.
+    public var maxSinglePassSeconds: Double = 3600
+    /// Detect repetition loops and resume from the last complete segment (SPEC.md section 7).
+    public var loopRecovery = true
+    /// Retries after a loop, each at `recoveryTemperature` and top-p 0.95.
+    public var maxLoopRecoveries = 3
+    public var recoveryTemperature: Float = 0.3
 
     public init(context: String? = nil, maxNewTokens: Int? = nil) {
         self.context = context
@@ -39,6 +47,10 @@ public enum TranscriptionEvent: Sendable {
     case prefill(doneTokens: Int, totalTokens: Int)
     case token(id: Int, generated: Int, budget: Int)
     case segment(Segment)
+    /// A repetition loop was cut back to the last complete segment and decoding resumed.
+    case loopRecovered(attempt: Int, keptSegments: Int)
+    /// Long audio: window `index` of `count` starts at `start` seconds.
+    case window(index: Int, count: Int, start: Double, end: Double)
     case stageFinished(TranscriptionStage, seconds: Double)
 }
 
@@ -52,6 +64,10 @@ public struct TranscriptionResult: Sendable {
     public var stopReason: StopReason
     /// Seconds per stage.
     public var timings: [TranscriptionStage: Double]
+    /// Repetition loops recovered from.
+    public var loopRecoveries: Int = 0
+    /// Windows the audio was split into (1 = one pass).
+    public var windows: Int = 1
 }
 
 /// Errors of the pipeline itself (the stages raise their own typed errors).
@@ -111,8 +127,70 @@ public final class Transcriber: Sendable {
     }
 
     /// Transcribes 24 kHz mono samples (before loudness normalisation, which is applied here).
+    /// Audio longer than `maxSinglePassSeconds` is split into windows at quiet points.
     public func transcribe(samples raw: [Float], options: TranscriptionOptions = .init(),
                            onEvent: @escaping @Sendable (TranscriptionEvent) -> Void = { _ in }) throws -> TranscriptionResult {
+        let windows = Self.windowBounds(sampleCount: raw.count, samples: raw,
+                                        maxWindow: Int(options.maxSinglePassSeconds * 24000))
+        if windows.count == 1 {
+            return try transcribeWindow(raw, options: options, offset: 0, onEvent: onEvent)
+        }
+        var merged = Transcript(segments: [])
+        var total = TranscriptionResult(transcript: merged, audioSeconds: Double(raw.count) / 24000,
+                                        stopReason: .stopToken, timings: [:], windows: windows.count)
+        var tokens: [Int] = []
+        var promptTokens = 0
+        var rawParts: [String] = []
+        for (k, w) in windows.enumerated() {
+            let start = Double(w.lowerBound) / 24000
+            onEvent(.window(index: k + 1, count: windows.count, start: start, end: Double(w.upperBound) / 24000))
+            let r = try transcribeWindow(Array(raw[w]), options: options, offset: start, onEvent: onEvent)
+            merged.segments += r.transcript.segments
+            merged.isTruncated = merged.isTruncated || r.transcript.isTruncated
+            if let p = r.transcript.plainText { rawParts.append(p) }
+            tokens += r.transcript.tokens ?? []
+            promptTokens += r.transcript.promptTokens ?? 0
+            for (stage, t) in r.timings { total.timings[stage, default: 0] += t }
+            total.loopRecoveries += r.loopRecoveries
+            if r.stopReason != .stopToken { total.stopReason = r.stopReason }
+        }
+        merged.rawText = rawParts.joined(separator: "\n")
+        merged.duration = total.audioSeconds
+        merged.tokens = tokens
+        merged.promptTokens = promptTokens
+        total.transcript = merged
+        return total
+    }
+
+    /// Splits `sampleCount` samples into windows of at most `maxWindow` samples, cutting each at
+    /// the quietest 100 ms frame in its last tenth (at most 30 s), so cuts fall between words.
+    public static func windowBounds(sampleCount: Int, samples: [Float], maxWindow: Int) -> [Range<Int>] {
+        guard maxWindow > 0, sampleCount > maxWindow else { return [0..<sampleCount] }
+        var bounds: [Range<Int>] = []
+        var start = 0
+        let frame = 2400
+        while sampleCount - start > maxWindow {
+            let idealEnd = start + maxWindow
+            let searchStart = max(start + maxWindow / 2, idealEnd - min(maxWindow / 10, 30 * 24000))
+            var bestEnd = idealEnd
+            var bestEnergy = Double.infinity
+            var f = searchStart
+            while f + frame <= idealEnd {
+                var e = 0.0
+                for i in f..<(f + frame) { e += Double(samples[i]) * Double(samples[i]) }
+                if e < bestEnergy { bestEnergy = e; bestEnd = f + frame / 2 }
+                f += frame
+            }
+            bounds.append(start..<bestEnd)
+            start = bestEnd
+        }
+        bounds.append(start..<sampleCount)
+        return bounds
+    }
+
+    /// One pass of the model over one window; segment times are shifted by `offset` seconds.
+    func transcribeWindow(_ raw: [Float], options: TranscriptionOptions, offset: Double,
+                          onEvent: @escaping @Sendable (TranscriptionEvent) -> Void) throws -> TranscriptionResult {
         var samples = raw
         LoudnessNormalizer.normalize(&samples)
         let duration = Double(raw.count) / 24000
@@ -131,41 +209,92 @@ public final class Transcriber: Sendable {
         var stops: Set<Int> = []
         if let eot = tokenizer.id(forToken: "<|endoftext|>") { stops.insert(eot) }
         if options.stopAtImEnd, let imEnd = tokenizer.id(forToken: "<|im_end|>") { stops.insert(imEnd) }
-        let genOptions = GenerationOptions(maxNewTokens: budget, stopTokenIDs: stops,
+        var genOptions = GenerationOptions(maxNewTokens: budget, stopTokenIDs: stops,
                                            temperature: options.temperature, topP: options.topP,
                                            repetitionPenalty: options.repetitionPenalty, seed: options.seed)
 
         onEvent(.stageStarted(.prefill))
         t = Date()
-        var streamer = IncrementalSegmentParser()
-        var decodeStarted = false
-        var generated = 0
-        let tokenizer = self.tokenizer
-        let result = try model.generate(promptIDs: prompt, audio: features, audioTokenID: promptBuilder.audioTokenID,
-                                        options: genOptions, progress: { p in
+        let session = try GenerationSession(model: model, promptIDs: prompt, audio: features,
+                                            audioTokenID: promptBuilder.audioTokenID, options: genOptions) { p in
             if case let .prefill(done, total) = p { onEvent(.prefill(doneTokens: done, totalTokens: total)) }
-        }, onToken: { id in
-            if !decodeStarted {
-                decodeStarted = true
-                onEvent(.stageFinished(.prefill, seconds: Date().timeIntervalSince(t)))
-                onEvent(.stageStarted(.decode))
-            }
-            generated += 1
-            onEvent(.token(id: id, generated: generated, budget: budget))
-            let bytes = tokenizer.decodeBytes([id], skipSpecialTokens: true)
-            for segment in streamer.appendUTF8(bytes) { onEvent(.segment(segment)) }
-            return true
-        })
-        timings[.prefill] = result.prefillSeconds
-        timings[.decode] = result.decodeSeconds
-        onEvent(.stageFinished(.decode, seconds: result.decodeSeconds))
+        }
+        timings[.prefill] = session.prefillSeconds
+        onEvent(.stageFinished(.prefill, seconds: session.prefillSeconds))
 
-        let rawText = tokenizer.decode(result.tokens, skipSpecialTokens: true)
+        onEvent(.stageStarted(.decode))
+        let tokenizer = self.tokenizer
+        let detector = RepetitionDetector()
+        var prefix: [Int] = []          // ids kept from an earlier attempt (assistant header included)
+        var generated: [Int] = []
+        var recoveries = 0
+        var result: GenerationResult
+        var decodeSeconds = 0.0
+        while true {
+            var streamer = IncrementalSegmentParser()
+            var text = tokenizer.decode(prefix, skipSpecialTokens: true)
+            _ = streamer.append(text)
+            var looped = false
+            var count = prefix.count
+            genOptions.maxNewTokens = max(1, budget - prefix.count)
+            result = session.generate(prefix: prefix, options: genOptions) { id in
+                count += 1
+                onEvent(.token(id: id, generated: count, budget: budget))
+                let bytes = tokenizer.decodeBytes([id], skipSpecialTokens: true)
+                // Only the tail matters to the loop detector; keep it short.
+                text += String(decoding: bytes, as: UTF8.self)
+                if text.utf8.count > 4096 { text = String(text.unicodeScalars.suffix(1024)) }
+                for segment in streamer.appendUTF8(bytes) {
+                    onEvent(.segment(segment.shifted(by: offset)))
+                }
+                if options.loopRecovery && recoveries < options.maxLoopRecoveries && detector.isLooping(text) {
+                    looped = true
+                    return false
+                }
+                return true
+            }
+            decodeSeconds += result.decodeSeconds
+            generated = prefix + result.tokens
+            guard looped else { break }
+            // Cut back to the last complete segment and resume, sampling gently.
+            recoveries += 1
+            let rawSoFar = tokenizer.decode(generated, skipSpecialTokens: true)
+            let kept = TranscriptParser.completeSegmentPrefix(rawSoFar) ?? ""
+            let body = Self.stripAssistantHeader(kept)
+            prefix = promptBuilder.assistantPrefixIDs(body.isEmpty ? "" : body)
+            genOptions.temperature = options.recoveryTemperature
+            genOptions.topP = 0.95
+            genOptions.seed = options.seed &+ UInt64(recoveries)
+            onEvent(.loopRecovered(attempt: recoveries, keptSegments: TranscriptParser.parse(kept).segments.count))
+        }
+        timings[.decode] = decodeSeconds
+        onEvent(.stageFinished(.decode, seconds: decodeSeconds))
+
+        let rawText = tokenizer.decode(generated, skipSpecialTokens: true)
         var transcript = TranscriptParser.parse(rawText)
+        transcript.segments = transcript.segments.map { $0.shifted(by: offset) }
         transcript.duration = duration
-        transcript.tokens = result.tokens
+        transcript.tokens = generated
         transcript.promptTokens = prompt.count
-        return TranscriptionResult(transcript: transcript, audioSeconds: duration,
-                                   stopReason: result.stopReason, timings: timings)
+        var out = TranscriptionResult(transcript: transcript, audioSeconds: duration,
+                                      stopReason: result.stopReason, timings: timings)
+        out.loopRecoveries = recoveries
+        return out
+    }
+
+    /// The decoded text without the `assistant` header the model writes first.
+    static func stripAssistantHeader(_ text: String) -> String {
+        var t = Substring(text)
+        while let f = t.first, f.isWhitespace { t = t.dropFirst() }
+        if t.hasPrefix("assistant") { t = t.dropFirst("assistant".count) }
+        while let f = t.first, f.isNewline || f == " " { t = t.dropFirst() }
+        return String(t)
+    }
+}
+
+extension Segment {
+    /// The same segment `offset` seconds later.
+    public func shifted(by offset: Double) -> Segment {
+        offset == 0 ? self : Segment(start: start + offset, end: end + offset, speaker: speaker, text: text)
     }
 }

@@ -52,6 +52,17 @@ final class ProgressDisplay: @unchecked Sendable {
                  detail: String(format: "%d tokens (budget %d), %.2f tok/s", generated, budget, rate))
         case .segment:
             break
+        case let .loopRecovered(attempt, kept):
+            clearLine()
+            if verbose || interactive {
+                Self.write("repetition loop detected: resumed after \(kept) complete segment(s) (recovery \(attempt))\n")
+            }
+        case let .window(index, count, start, end):
+            clearLine()
+            if verbose || interactive {
+                Self.write(String(format: "window %d/%d: %@ to %@ (speaker ids restart in each window)\n",
+                                  index, count, Self.clock(start), Self.clock(end)))
+            }
         case let .stageFinished(stage, seconds):
             clearLine()
             if verbose { Self.write(String(format: "%@: %.2f s\n", Self.name(of: stage), seconds)) }

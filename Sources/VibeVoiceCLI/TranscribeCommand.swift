@@ -70,6 +70,13 @@ struct TranscribeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Refuse audio longer than this many seconds.", valueName: "seconds"))
     var maxDuration: Double?
 
+    @Option(help: ArgumentHelp("Longest audio transcribed in one pass; longer audio is split into windows at quiet points (speaker ids restart per window).",
+                               valueName: "seconds"))
+    var maxSinglePass: Double = 3600
+
+    @Flag(help: "Do not detect and recover from repetition loops.")
+    var noLoopRecovery = false
+
     @Option(help: ArgumentHelp("Write the 24 kHz mono float WAV that goes into the encoders (one input only).",
                                valueName: "path"))
     var saveAudio: String?
@@ -98,6 +105,7 @@ struct TranscribeCommand: ParsableCommand {
         if !(topP > 0 && topP <= 1) { throw CLIUsageError("--top-p must be in (0, 1]") }
         if !(repetitionPenalty > 0) || !repetitionPenalty.isFinite { throw CLIUsageError("--repetition-penalty must be positive") }
         if let d = maxDuration, !(d > 0) { throw CLIUsageError("--max-duration must be positive") }
+        if !(maxSinglePass >= 10) { throw CLIUsageError("--max-single-pass must be at least 10 seconds") }
     }
 
     func run() throws {
@@ -132,6 +140,8 @@ struct TranscribeCommand: ParsableCommand {
         options.seed = seed
         options.acousticNoiseSeed = acousticNoise ? seed : nil
         options.maxAudioSeconds = maxDuration
+        options.maxSinglePassSeconds = maxSinglePass
+        options.loopRecovery = !noLoopRecovery
 
         var failures: [(String, Error)] = []
         for input in inputs {
@@ -174,9 +184,10 @@ struct TranscribeCommand: ParsableCommand {
         }
         if verbose {
             let total = result.timings.values.reduce(0, +)
-            display.message(String(format: "%@: %.1f s of audio in %.1f s (real-time factor %.2f), %d prompt + %d generated tokens",
+            display.message(String(format: "%@: %.1f s of audio in %.1f s (real-time factor %.2f), %d prompt + %d generated tokens, %d window(s), %d loop recover%@",
                                    input, result.audioSeconds, total, total / max(1e-9, result.audioSeconds),
-                                   transcript.promptTokens ?? 0, transcript.tokens?.count ?? 0))
+                                   transcript.promptTokens ?? 0, transcript.tokens?.count ?? 0, result.windows,
+                                   result.loopRecoveries, result.loopRecoveries == 1 ? "y" : "ies"))
         }
         let fileID = url.deletingPathExtension().lastPathComponent
         if let outputDir {

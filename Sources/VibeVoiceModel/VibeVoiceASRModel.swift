@@ -198,14 +198,35 @@ public final class VibeVoiceASRModel: Sendable {
     public func generate(promptIDs: [Int], audio: AudioFeatures, audioTokenID: Int? = nil, options: GenerationOptions,
                          progress: (@Sendable (ModelProgress) -> Void)? = nil,
                          onToken: (Int) -> Bool = { _ in true }) throws -> GenerationResult {
-        let h = config.decoder.hiddenSize
-        let vocab = config.decoder.vocabSize
-        var x = try fusedEmbeddings(promptIDs: promptIDs, audio: audio, audioTokenID: audioTokenID)
+        let session = try GenerationSession(model: self, promptIDs: promptIDs, audio: audio, audioTokenID: audioTokenID,
+                                            options: options, progress: progress)
+        return session.generate(options: options, onToken: onToken)
+    }
+}
+
+/// A prefilled prompt whose KV cache can be rewound to the end of the prompt, so generation can be
+/// restarted (for example after a repetition loop) with another assistant prefix without paying
+/// for the prompt (and its audio) again.
+public final class GenerationSession: @unchecked Sendable {
+    public let model: VibeVoiceASRModel
+    public let promptIDs: [Int]
+    public let prefillSeconds: Double
+    private let cache: KVCache
+    private let promptLogits: [Float]
+
+    public init(model: VibeVoiceASRModel, promptIDs: [Int], audio: AudioFeatures, audioTokenID: Int? = nil,
+                options: GenerationOptions, progress: (@Sendable (ModelProgress) -> Void)? = nil) throws {
+        self.model = model
+        self.promptIDs = promptIDs
+        let decoder = model.decoder
+        let h = model.config.decoder.hiddenSize
+        var x = try model.fusedEmbeddings(promptIDs: promptIDs, audio: audio, audioTokenID: audioTokenID)
         let n = promptIDs.count
-        let cache = decoder.makeCache(capacity: n + min(max(0, options.maxNewTokens), 1024))
-        var logits = [Float](repeating: 0, count: vocab)
+        cache = decoder.makeCache(capacity: n + min(max(0, options.maxNewTokens), 1024))
+        var logits = [Float](repeating: 0, count: model.config.decoder.vocabSize)
         let t0 = Date()
         let block = max(1, options.prefillBlockSize)
+        let cache = self.cache
         x.withUnsafeMutableBufferPointer { xp in
             var start = 0
             while start < n {
@@ -218,11 +239,32 @@ public final class VibeVoiceASRModel: Sendable {
                 decoder.logits(xp.baseAddress! + (n - 1) * h, into: lp.baseAddress!)
             }
         }
-        let prefillSeconds = Date().timeIntervalSince(t0)
+        promptLogits = logits
+        prefillSeconds = Date().timeIntervalSince(t0)
+    }
+
+    /// Rewinds to the end of the prompt, feeds `prefix` (ids the assistant is taken to have written
+    /// already), then samples up to `options.maxNewTokens` new tokens (the prefix not included).
+    public func generate(prefix: [Int] = [], options: GenerationOptions,
+                         onToken: (Int) -> Bool = { _ in true }) -> GenerationResult {
+        let decoder = model.decoder
+        let h = model.config.decoder.hiddenSize
         let t1 = Date()
+        cache.length = promptIDs.count
+        var logits = promptLogits
+        if !prefix.isEmpty {
+            var x = [Float](repeating: 0, count: prefix.count * h)
+            x.withUnsafeMutableBufferPointer { xp in
+                for (i, id) in prefix.enumerated() { decoder.embed(id, into: xp.baseAddress! + i * h) }
+                decoder.forward(xp.baseAddress!, rows: prefix.count, cache: cache)
+                logits.withUnsafeMutableBufferPointer { lp in
+                    decoder.logits(xp.baseAddress! + (prefix.count - 1) * h, into: lp.baseAddress!)
+                }
+            }
+        }
         var sampler = TokenSampler(temperature: options.temperature, topP: options.topP,
                                    repetitionPenalty: options.repetitionPenalty, seed: options.seed)
-        var seen = Set(promptIDs)
+        var seen = Set(promptIDs).union(prefix)
         var tokens: [Int] = []
         var reason = StopReason.maxNewTokens
         var hidden = [Float](repeating: 0, count: h)
