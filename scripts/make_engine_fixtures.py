@@ -887,6 +887,17 @@ def build_case(name: str, spec: dict, out_root: Path, tok: Tokenizer) -> dict:
             "path": "tokenizer.json" if spec["layout"] == "original" else "model/tokenizer.json",
             "merges_format": "strings 'a b'" if spec["merges_as_strings"] else "pairs ['a', 'b']",
         },
+        "tensor_name_spelling": {
+            "hf_hub": "HF Hub file names (language_model.model.*, language_model.lm_head.weight, "
+                      "{acoustic,semantic}_tokenizer_encoder.*, multi_modal_projector.*): written by "
+                      "save_pretrained, which in 5.23.0 applies the reverse of conversion_mapping['vibevoice_asr']",
+            "original": "microsoft/VibeVoice names (model.language_model.*, lm_head.weight, "
+                        "model.{acoustic,semantic}_tokenizer.encoder.{downsample_layers,stages,head}.*, "
+                        "mixer.conv.conv.conv.*, model.{acoustic,semantic}_connector.{fc1,norm,fc2}.*)",
+            "hf_inmemory": "transformers in-memory names (model.language_model.*, lm_head.weight, "
+                           "model.{acoustic,semantic}_tokenizer_encoder.*, model.multi_modal_projector.*): "
+                           "the model's state_dict() saved as is",
+        }[spec["layout"]],
         "tensor_files": file_spelling(model_dir),
         "prompt": ref["prompt"],
         "prompt_length": int(t["input_ids"].shape[0]),
