@@ -9,7 +9,7 @@ public enum Benchmark {
     public static func peakResidentBytes() -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
         for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let parts = line.split(separator: " ")
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             if parts.count >= 2, let kb = Int(parts[1]) { return kb * 1024 }
         }
         return nil
