@@ -41,9 +41,10 @@ struct TokenizeCommand: ParsableCommand {
             let ids = try Self.parseIDs(input)
             output = tok.decode(ids, skipSpecialTokens: skipSpecialTokens)
         } else {
-            guard let text = String(data: input, encoding: .utf8) else {
-                throw CLIUsageError("stdin is not valid UTF-8 text")
-            }
+            // String(decoding:) keeps a leading byte-order mark (String(data:encoding:) drops it); invalid
+            // UTF-8 would come back with replacement characters, so the bytes differ.
+            let text = String(decoding: input, as: UTF8.self)
+            guard text.utf8.elementsEqual(input) else { throw CLIUsageError("stdin is not valid UTF-8 text") }
             output = Self.jsonArray(tok.encode(text))
         }
         let done = Date()
