@@ -91,6 +91,9 @@ final class TokenizeCLITests: XCTestCase {
         XCTAssertEqual(enc.stdout, "[9707,1879,151645]\n")
         let cjk = try run(["tokenize", "--tokenizer", tokenizer()], stdin: Data("你好\n".utf8))
         XCTAssertEqual(cjk.stdout, "[108386,198]\n")
+        // A leading byte-order mark is text like any other (U+FEFF is token 3225 here).
+        let bom = try run(["tokenize", "--tokenizer", tokenizer()], stdin: Data("\u{FEFF}bom at start".utf8))
+        XCTAssertEqual(bom.stdout, "[3225,65,316,518,1191]\n")
         let empty = try run(["tokenize", "--tokenizer", tokenizer()])
         XCTAssertEqual(empty.stdout, "[]\n")
 

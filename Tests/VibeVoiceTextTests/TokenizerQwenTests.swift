@@ -107,6 +107,23 @@ final class TokenizerQwenTests: XCTestCase {
         XCTAssertEqual(Array(nfc.unicodeScalars), Array(tok.decode(tok.encode(text)).unicodeScalars))
     }
 
+    /// One tokenizer shared by many threads (its piece cache is shared) gives the same ids as one thread.
+    func testConcurrentEncodingAgrees() throws {
+        let tok = try TokenizerFixtures.qwen()
+        let texts = try cases("encode").compactMap { $0["text"] as? String }
+        let expected = texts.map { tok.encode($0) }
+        let results = UnsafeSendableBox([[Int]](repeating: [], count: texts.count * 4))
+        DispatchQueue.concurrentPerform(iterations: texts.count * 4) { k in
+            let ids = tok.encode(texts[k % texts.count])
+            results.lock.lock()
+            results.value[k] = ids
+            results.lock.unlock()
+        }
+        for k in 0..<(texts.count * 4) {
+            XCTAssertEqual(results.value[k], expected[k % texts.count], texts[k % texts.count].debugDescription)
+        }
+    }
+
     func testLoadsFromDirectory() throws {
         let file = try TokenizerFixtures.qwenJSONURL()
         let tok = try Tokenizer(url: file.deletingLastPathComponent())
@@ -130,4 +147,11 @@ final class TokenizerQwenTests: XCTestCase {
         print(String(format: "tokenizer speed: load %.3f s, encode %d bytes -> %d ids in %.3f s",
                      load, text.utf8.count, ids.count, encode))
     }
+}
+
+/// Mutable state shared with concurrentPerform's closure, guarded by its lock.
+final class UnsafeSendableBox<T>: @unchecked Sendable {
+    let lock = NSLock()
+    var value: T
+    init(_ value: T) { self.value = value }
 }
