@@ -51,6 +51,31 @@ final class TokenizerQwenTests: XCTestCase {
         }
     }
 
+    /// Decoding id by id gives, once finished, exactly what decoding all ids at once gives.
+    func testStreamingDecodeMatchesWholeDecode() throws {
+        let tok = try TokenizerFixtures.qwen()
+        var lists = try cases("encode").map { Self.ints($0["ids"]) }
+        lists += try cases("decode").map { Self.ints($0["ids"]) }
+        for skip in [false, true] {
+            for ids in lists {
+                var stream = TokenStreamDecoder(tokenizer: tok, skipSpecialTokens: skip)
+                var text = ""
+                for id in ids { text += stream.append(id) }
+                text += stream.finish()
+                XCTAssertEqual(text, tok.decode(ids, skipSpecialTokens: skip), "ids \(ids.prefix(20)) skip \(skip)")
+            }
+        }
+        // Text comes out as soon as a character is complete.
+        var stream = TokenStreamDecoder(tokenizer: tok)
+        XCTAssertEqual(stream.append(160), "")      // E4
+        XCTAssertEqual(stream.append(121), "")      // BD
+        XCTAssertEqual(stream.append(254), "你")    // A0
+        XCTAssertEqual(stream.append(9707), "Hello")
+        XCTAssertEqual(stream.append(160), "")
+        XCTAssertEqual(stream.append(151645), "\u{FFFD}<|im_end|>")
+        XCTAssertEqual(stream.finish(), "")
+    }
+
     func testSpecGenerationDecodes() throws {
         let tok = try TokenizerFixtures.qwen()
         let generated = [151644, 77091, 198, 58, 4913, 3479, 788, 15, 1335, 3727, 788, 20, 13, 23, 21, 1335, 82036,

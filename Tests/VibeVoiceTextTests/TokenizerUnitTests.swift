@@ -215,3 +215,33 @@ final class TokenizerJSONReaderTests: XCTestCase {
         }
     }
 }
+
+final class TokenStreamDecoderTests: XCTestCase {
+    func testIncompleteSuffixLength() {
+        let cases: [([UInt8], Int)] = [
+            ([], 0), ([0x41], 0), ([0xE4], 1), ([0xE4, 0xBD], 2), ([0xE4, 0xBD, 0xA0], 0), ([0x41, 0xF0, 0x9F, 0x98], 3),
+            ([0xF0, 0x9F, 0x98, 0x80], 0), ([0xBD], 0), ([0xFF], 0), ([0xC0], 0), ([0xE0, 0x80], 0), ([0xE0, 0xA0], 2),
+            ([0xED, 0xA0], 0), ([0xED, 0x9F], 2), ([0xF4, 0x90], 0), ([0xF4, 0x8F], 2), ([0xF5], 0), ([0xC3], 1),
+        ]
+        for (bytes, expected) in cases {
+            XCTAssertEqual(TokenStreamDecoder.incompleteSuffixLength(bytes), expected, "\(bytes)")
+        }
+    }
+
+    /// Random byte tokens: streaming equals whole decoding.
+    func testRandomBytesStreamLikeWholeDecode() throws {
+        let tok = try Tokenizer(jsonData: TinyTokenizer.json(merges: [], added: [TinyTokenizer.addedToken(300, "<s>"),
+                                                                                  TinyTokenizer.addedToken(301, "<t>", special: false)]))
+        var rng = SystemRandomNumberGenerator()
+        let interesting: [Int] = [0x41, 0x80, 0x9F, 0xA0, 0xBF, 0xC2, 0xC3, 0xDF, 0xE0, 0xE4, 0xED, 0xEF, 0xF0, 0xF4, 0xF5,
+                                  0xFF, 300, 301, 999]
+        for _ in 0..<500 {
+            let ids = (0..<Int.random(in: 1...12, using: &rng)).map { _ in interesting.randomElement(using: &rng)! }
+            for skip in [false, true] {
+                var stream = TokenStreamDecoder(tokenizer: tok, skipSpecialTokens: skip)
+                let text = stream.append(contentsOf: ids) + stream.finish()
+                XCTAssertEqual(text, tok.decode(ids, skipSpecialTokens: skip), "\(ids)")
+            }
+        }
+    }
+}
