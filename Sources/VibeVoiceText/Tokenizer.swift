@@ -20,7 +20,7 @@ public final class Tokenizer: Sendable {
     let bpe: BytePairModel
     private let normalizers: [NormalizerStep]
     private let splitter: PieceSplitter
-    private let addPrefixSpace: Bool
+    private let prefixSpace: TokenizerDefinition.PrefixSpace
     private let rawMatcher: AddedTokenMatcher
     private let normalizedMatcher: AddedTokenMatcher
 
@@ -96,7 +96,7 @@ public final class Tokenizer: Sendable {
                             unknownID: unknownID)
         normalizers = d.normalizers
         splitter = d.splitter!
-        addPrefixSpace = d.addPrefixSpace
+        prefixSpace = d.prefixSpace
         rawMatcher = AddedTokenMatcher(tokens: d.addedTokens.filter { !$0.normalized })
         normalizedMatcher = AddedTokenMatcher(tokens: d.addedTokens.filter { $0.normalized })
     }
@@ -170,13 +170,14 @@ public final class Tokenizer: Sendable {
     private func encodePieces(_ text: ArraySlice<Unicode.Scalar>, into ids: inout [Int]) {
         if text.isEmpty { return }
         var scalars = Array(text)
-        if addPrefixSpace, scalars.first != " " { scalars.insert(" ", at: 0) }
+        if prefixSpace == .segment, scalars.first != " " { scalars.insert(" ", at: 0) }
         var pieces: [Range<Int>] = []
         splitter.split(scalars, into: &pieces)
         var buffer: [UInt8] = []
         buffer.reserveCapacity(64)
         for piece in pieces {
             buffer.removeAll(keepingCapacity: true)
+            if prefixSpace == .eachPiece, scalars[piece.lowerBound] != " " { buffer.append(0x20) }
             for k in piece {
                 UTF8.encode(scalars[k]) { buffer.append($0) }
             }

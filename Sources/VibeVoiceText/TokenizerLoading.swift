@@ -39,7 +39,11 @@ struct TokenizerDefinition {
     var addedTokens: [AddedToken] = []
     var normalizers: [NormalizerStep] = []
     var splitter: PieceSplitter?
-    var addPrefixSpace = false
+    /// ByteLevel's add_prefix_space: a space before text that does not start with one. It applies to what the
+    /// ByteLevel step receives: whole text segments when it splits itself (use_regex), each piece after a Split.
+    var prefixSpace: PrefixSpace = .none
+
+    enum PrefixSpace: Sendable { case none, segment, eachPiece }
 
     /// Resolves `url` (a tokenizer.json, or a directory holding one) and parses it.
     static func load(url: URL) throws -> (TokenizerDefinition, String) {
@@ -216,7 +220,7 @@ struct TokenizerDefinition {
             }
             splitter = PieceSplitter(pattern: known)
         case "ByteLevel":
-            if value["add_prefix_space"]?.bool == true { addPrefixSpace = true }
+            if value["add_prefix_space"]?.bool == true { prefixSpace = splitter == nil ? .segment : .eachPiece }
             if value["use_regex"]?.bool ?? true {
                 if splitter != nil {
                     throw TokenizerError.unsupported(path: path, field: field, value: "ByteLevel regex after a split")

@@ -245,3 +245,25 @@ final class TokenStreamDecoderTests: XCTestCase {
         }
     }
 }
+
+final class TokenizerPrefixSpaceTests: XCTestCase {
+    func testAddPrefixSpace() throws {
+        // GPT-2 style: ByteLevel splits itself; one space before each text segment.
+        let gpt2: [String: Any] = ["type": "ByteLevel", "add_prefix_space": true, "use_regex": true]
+        let a = try Tokenizer(jsonData: TinyTokenizer.json(merges: [], added: [TinyTokenizer.addedToken(300, "<s>")],
+                                                           preTokenizer: gpt2))
+        XCTAssertEqual(a.encode("hi yo"), [32, 104, 105, 32, 121, 111])
+        XCTAssertEqual(a.encode(" hi"), [32, 104, 105])
+        XCTAssertEqual(a.encode("x<s>y"), [32, 120, 300, 32, 121])
+        // After a Split, ByteLevel sees each piece.
+        let split: [String: Any] = [
+            "type": "Sequence",
+            "pretokenizers": [
+                ["type": "Split", "pattern": ["Regex": PieceSplitter.qwen2Regex], "behavior": "Isolated", "invert": false],
+                ["type": "ByteLevel", "add_prefix_space": true, "use_regex": false],
+            ],
+        ]
+        let b = try Tokenizer(jsonData: TinyTokenizer.json(merges: [], preTokenizer: split))
+        XCTAssertEqual(b.encode("hi 12"), [32, 104, 105, 32, 32, 49, 32, 50])   // "hi", " ", "1", "2"
+    }
+}
