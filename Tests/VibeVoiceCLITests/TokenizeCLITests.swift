@@ -134,6 +134,14 @@ final class TokenizeCLITests: XCTestCase {
         XCTAssertTrue(misplaced.stderr.contains("--decode"), misplaced.stderr)
     }
 
+    func testPromptRejectsBadSampleCounts() throws {
+        for n in ["--samples=-1", "--samples=99999999999"] {
+            let r = try run(["prompt", "--tokenizer", tokenizer(), n])
+            XCTAssertEqual(r.status, 1, n)
+            XCTAssertTrue(r.stderr.contains("--samples must be between"), r.stderr)
+        }
+    }
+
     func testMissingTokenizerSaysWhatIsNeeded() throws {
         for args in [["tokenize", "--tokenizer", "/nonexistent/model"],
                      ["prompt", "--tokenizer", "/nonexistent/model", "--samples", "1"]] {
