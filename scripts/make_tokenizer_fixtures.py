@@ -101,6 +101,9 @@ def build_tokenizer() -> Tokenizer:
     doc["model"]["ignore_merges"] = False
     doc["model"]["continuing_subword_prefix"] = ""
     doc["model"]["end_of_word_suffix"] = ""
+    # decoders.ByteLevel() ignores its keyword arguments; the flags do not change decoding, but spell them
+    # as Qwen2.5's file does.
+    doc["decoder"] = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
     tok = Tokenizer.from_str(json.dumps(doc, ensure_ascii=False))
 
     for i, t in enumerate(SPECIAL_TOKENS + ADDED_TOKENS):

@@ -23,7 +23,10 @@ struct PromptCommand: ParsableCommand {
     var context: String?
 
     func run() throws {
-        guard samples >= 0 else { throw CLIUsageError("--samples must be 0 or more, got \(samples)") }
+        let day = 24_000 * 86_400
+        guard (0...day).contains(samples) else {
+            throw CLIUsageError("--samples must be between 0 and \(day) (24 hours at 24 kHz), got \(samples)")
+        }
         let tok = try Tokenizer(url: URL(fileURLWithPath: tokenizer))
         let builder = try PromptBuilder(tokenizer: tok)
         let ids = builder.promptIDs(rawSampleCount: samples, context: context)

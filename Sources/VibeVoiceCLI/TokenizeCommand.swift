@@ -31,26 +31,26 @@ struct TokenizeCommand: ParsableCommand {
         if skipSpecialTokens && !decode {
             throw CLIUsageError("--skip-special-tokens applies to --decode only")
         }
+        // Check the input before loading the tokenizer, so bad input fails fast.
+        let input = FileHandle.standardInput.readDataToEndOfFile()
+        var ids: [Int] = []
+        var text = ""
+        if decode {
+            ids = try Self.parseIDs(input)
+        } else {
+            // String(decoding:) keeps a leading byte-order mark (String(data:encoding:) drops it); invalid
+            // UTF-8 would come back with replacement characters, so the bytes differ.
+            text = String(decoding: input, as: UTF8.self)
+            guard text.utf8.elementsEqual(input) else { throw CLIUsageError("stdin is not valid UTF-8 text") }
+        }
         let t0 = Date()
         let tok = try Tokenizer(url: URL(fileURLWithPath: tokenizer))
-        let loaded = Date()
-        let input = FileHandle.standardInput.readDataToEndOfFile()
         let t1 = Date()
-        let output: String
-        if decode {
-            let ids = try Self.parseIDs(input)
-            output = tok.decode(ids, skipSpecialTokens: skipSpecialTokens)
-        } else {
-            guard let text = String(data: input, encoding: .utf8) else {
-                throw CLIUsageError("stdin is not valid UTF-8 text")
-            }
-            output = Self.jsonArray(tok.encode(text))
-        }
-        let done = Date()
+        let output = decode ? tok.decode(ids, skipSpecialTokens: skipSpecialTokens) : Self.jsonArray(tok.encode(text))
+        let t2 = Date()
         if timing {
-            let message = String(format: "load %.3f s, %@ %d bytes in %.3f s\n",
-                                 loaded.timeIntervalSince(t0), decode ? "decode" : "encode",
-                                 input.count, done.timeIntervalSince(t1))
+            let message = String(format: "load %.3f s, %@ %d bytes in %.3f s\n", t1.timeIntervalSince(t0),
+                                 decode ? "decode" : "encode", input.count, t2.timeIntervalSince(t1))
             FileHandle.standardError.write(Data(message.utf8))
         }
         FileHandle.standardOutput.write(Data((output + "\n").utf8))

@@ -11,17 +11,16 @@ public final class Tokenizer: Sendable {
     /// One more than the largest id with text (model vocabulary and added tokens).
     public let vocabularySize: Int
 
-    private let vocab: [String: Int]
+    /// Model vocabulary strings by id (byte-level form); added tokens live in `addedByID`.
     private let tokenByID: [String?]
     private let addedByContent: [String: Int]
     private let addedByID: [Int: AddedToken]
-    /// Bytes of model-vocabulary id i: idBytes[idOffsets[i]..<idOffsets[i+1]].
-    private let idBytes: [UInt8]
-    private let idOffsets: [Int32]
+    /// Model vocabulary by bytes; also the per-id bytes used for decoding.
+    private let table: TokenTable
     let bpe: BytePairModel
     private let normalizers: [NormalizerStep]
     private let splitter: PieceSplitter
-    private let addPrefixSpace: Bool
+    private let prefixSpace: TokenizerDefinition.PrefixSpace
     private let rawMatcher: AddedTokenMatcher
     private let normalizedMatcher: AddedTokenMatcher
 
@@ -38,69 +37,66 @@ public final class Tokenizer: Sendable {
 
     init(definition d: TokenizerDefinition, path: String) throws {
         self.path = path
-        vocab = d.vocab
-        var maxID = d.vocab.values.max() ?? -1
+        var modelMax = -1
+        for entry in d.vocab { modelMax = max(modelMax, entry.id) }
+        var maxID = modelMax
         for t in d.addedTokens { maxID = max(maxID, t.id) }
         vocabularySize = maxID + 1
 
-        var tokens = [String?](repeating: nil, count: maxID + 1)
-        for (token, id) in d.vocab { tokens[id] = token }
+        var tokens = [String?](repeating: nil, count: modelMax + 1)
+        for entry in d.vocab { tokens[entry.id] = entry.token }
+        tokenByID = tokens
         var added: [Int: AddedToken] = [:]
         var addedContent: [String: Int] = [:]
         for t in d.addedTokens {
             added[t.id] = t
-            addedContent[t.content] = t.id
-            tokens[t.id] = t.content
+            if addedContent[t.content] == nil { addedContent[t.content] = t.id }
         }
-        tokenByID = tokens
         addedByID = added
         addedByContent = addedContent
 
-        let modelMax = d.vocab.values.max() ?? -1
-        var offsets = [Int32](repeating: 0, count: modelMax + 2)
-        var lengths = [[UInt8]?](repeating: nil, count: modelMax + 1)
-        for (token, id) in d.vocab { lengths[id] = ByteLevel.bytes(ofToken: token) }
         var flat: [UInt8] = []
-        flat.reserveCapacity(d.vocab.count * 7)
-        for id in 0...max(modelMax, 0) where id <= modelMax {
+        flat.reserveCapacity(d.vocab.count * 8)
+        var offsets = [Int32](repeating: 0, count: modelMax + 2)
+        for id in 0..<(modelMax + 1) {
             offsets[id] = Int32(flat.count)
-            if let b = lengths[id] { flat.append(contentsOf: b) }
+            if let t = tokens[id] { ByteLevel.appendBytes(ofToken: t, into: &flat) }
         }
-        if modelMax >= 0 { offsets[modelMax + 1] = Int32(flat.count) }
-        idBytes = flat
-        idOffsets = offsets
+        offsets[modelMax + 1] = Int32(flat.count)
+        let table = TokenTable(bytes: flat, offsets: offsets)
+        self.table = table
 
         var byteIDs = [Int32](repeating: -1, count: 256)
-        for b in 0..<256 {
-            if let id = d.vocab[String(ByteLevel.byteToScalar[b])] { byteIDs[b] = Int32(id) }
-        }
-        var merges = [UInt64: UInt64](minimumCapacity: d.mergePairs.count)
+        for b in 0..<256 { byteIDs[b] = table.find([UInt8(b)]) ?? -1 }
+        var merges = PairTable(minimumCapacity: d.mergePairs.count)
+        var buffer: [UInt8] = []
         for (rank, (a, b)) in d.mergePairs.enumerated() {
-            guard let ia = d.vocab[a], let ib = d.vocab[b], let im = d.vocab[a + b] else {
+            buffer.removeAll(keepingCapacity: true)
+            ByteLevel.appendBytes(ofToken: a, into: &buffer)
+            let split = buffer.count
+            ByteLevel.appendBytes(ofToken: b, into: &buffer)
+            guard split > 0, buffer.count > split, let ia = table.find(buffer[..<split]),
+                  let ib = table.find(buffer[split...]), let im = table.find(buffer[...])
+            else {
                 throw TokenizerError.invalidField(
                     path: path, field: "model.merges[\(rank)]",
                     expected: "a merge of two tokens whose parts and concatenation are all in model.vocab, got \"\(a) \(b)\"")
             }
-            let key = UInt64(ia) << 32 | UInt64(ib)
-            if merges[key] == nil { merges[key] = UInt64(rank) << 32 | UInt64(im) }
-        }
-        var byBytes: [[UInt8]: Int32] = [:]
-        if d.ignoreMerges {
-            for (token, id) in d.vocab { byBytes[ByteLevel.bytes(ofToken: token)] = Int32(id) }
+            merges.insertIfAbsent(UInt64(ia) << 32 | UInt64(ib), UInt64(rank) << 32 | UInt64(im))
         }
         var unknownID: Int32?
         if let unk = d.unknownToken {
-            guard let id = d.vocab[unk] else {
+            guard let id = table.find(ByteLevel.bytes(ofToken: unk)) else {
                 throw TokenizerError.invalidField(path: path, field: "model.unk_token",
                                                   expected: "a token of model.vocab, got \"\(unk)\"")
             }
-            unknownID = Int32(id)
+            unknownID = id
         }
-        bpe = BytePairModel(byteIDs: byteIDs, merges: merges, ignoreMerges: d.ignoreMerges,
-                            vocabByBytes: byBytes, unknownID: unknownID)
+        bpe = BytePairModel(byteIDs: byteIDs, merges: merges, ignoreMerges: d.ignoreMerges, vocab: table,
+                            unknownID: unknownID)
         normalizers = d.normalizers
         splitter = d.splitter!
-        addPrefixSpace = d.addPrefixSpace
+        prefixSpace = d.prefixSpace
         rawMatcher = AddedTokenMatcher(tokens: d.addedTokens.filter { !$0.normalized })
         normalizedMatcher = AddedTokenMatcher(tokens: d.addedTokens.filter { $0.normalized })
     }
@@ -109,11 +105,16 @@ public final class Tokenizer: Sendable {
 
     /// The id of a token given as its vocabulary string (added tokens by their content).
     public func id(forToken token: String) -> Int? {
-        addedByContent[token] ?? vocab[token]
+        if let id = addedByContent[token] { return id }
+        guard let id = table.find(ByteLevel.bytes(ofToken: token)).map(Int.init), tokenByID[id] == token else {
+            return nil
+        }
+        return id
     }
 
     /// The vocabulary string of an id (added tokens: their content), nil for ids with no text.
     public func token(forID id: Int) -> String? {
+        if let t = addedByID[id] { return t.content }
         guard id >= 0, id < tokenByID.count else { return nil }
         return tokenByID[id]
     }
@@ -169,13 +170,14 @@ public final class Tokenizer: Sendable {
     private func encodePieces(_ text: ArraySlice<Unicode.Scalar>, into ids: inout [Int]) {
         if text.isEmpty { return }
         var scalars = Array(text)
-        if addPrefixSpace, scalars.first != " " { scalars.insert(" ", at: 0) }
+        if prefixSpace == .segment, scalars.first != " " { scalars.insert(" ", at: 0) }
         var pieces: [Range<Int>] = []
         splitter.split(scalars, into: &pieces)
         var buffer: [UInt8] = []
         buffer.reserveCapacity(64)
         for piece in pieces {
             buffer.removeAll(keepingCapacity: true)
+            if prefixSpace == .eachPiece, scalars[piece.lowerBound] != " " { buffer.append(0x20) }
             for k in piece {
                 UTF8.encode(scalars[k]) { buffer.append($0) }
             }
@@ -192,9 +194,9 @@ public final class Tokenizer: Sendable {
             if !(skipSpecialTokens && t.special) { out.append(contentsOf: t.content.utf8) }
             return
         }
-        guard id >= 0, id < idOffsets.count - 1 else { return }
-        let lo = Int(idOffsets[id]), hi = Int(idOffsets[id + 1])
-        if lo < hi { out.append(contentsOf: idBytes[lo..<hi]) }
+        guard id >= 0, id < table.offsets.count - 1 else { return }
+        let lo = Int(table.offsets[id]), hi = Int(table.offsets[id + 1])
+        if lo < hi { out.append(contentsOf: table.bytes[lo..<hi]) }
     }
 
     /// The raw bytes of `ids` concatenated, for streaming (the caller decides where UTF-8 characters end).

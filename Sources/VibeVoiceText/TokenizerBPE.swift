@@ -3,80 +3,83 @@ import Foundation
 /// Byte-level BPE over token ids: a piece's bytes start as one symbol each, and adjacent pairs are merged
 /// lowest merge rank first (leftmost on ties), as Hugging Face tokenizers does.
 struct BytePairModel: Sendable {
-    /// Token id of each single byte's vocabulary string, or -1 when the vocabulary lacks it.
+    /// Token id of each single byte, or -1 when the vocabulary lacks it.
     let byteIDs: [Int32]
     /// (left id << 32 | right id) -> (rank << 32 | merged id).
-    let merges: [UInt64: UInt64]
+    let merges: PairTable
     /// Whole pieces found in the vocabulary skip merging (`ignore_merges`).
     let ignoreMerges: Bool
-    /// Vocabulary lookup by byte string, used with `ignoreMerges`.
-    let vocabByBytes: [[UInt8]: Int32]
+    let vocab: TokenTable
     let unknownID: Int32?
     private let cache = PieceCache()
 
-    init(byteIDs: [Int32], merges: [UInt64: UInt64], ignoreMerges: Bool, vocabByBytes: [[UInt8]: Int32],
-         unknownID: Int32?) {
+    init(byteIDs: [Int32], merges: PairTable, ignoreMerges: Bool, vocab: TokenTable, unknownID: Int32?) {
         self.byteIDs = byteIDs
         self.merges = merges
         self.ignoreMerges = ignoreMerges
-        self.vocabByBytes = vocabByBytes
+        self.vocab = vocab
         self.unknownID = unknownID
     }
 
     /// Appends the ids of one piece (its UTF-8 bytes).
     func encode(piece: ArraySlice<UInt8>, into ids: inout [Int]) {
         if piece.isEmpty { return }
-        let cacheable = piece.count <= 64
-        if cacheable, let hit = cache.get(piece) {
-            ids.append(contentsOf: hit)
+        if piece.count == 1 {
+            let id = byteIDs[Int(piece[piece.startIndex])]
+            if id >= 0 { ids.append(Int(id)) } else if let unk = unknownID { ids.append(Int(unk)) }
             return
         }
-        var out: [Int] = []
-        if ignoreMerges, let whole = vocabByBytes[Array(piece)] {
-            out = [Int(whole)]
-        } else {
-            var symbols: [Int32] = []
-            symbols.reserveCapacity(piece.count)
-            for b in piece {
-                let id = byteIDs[Int(b)]
-                if id >= 0 {
-                    symbols.append(id)
-                } else if let unk = unknownID {
-                    symbols.append(unk)
-                }
-            }
-            let merged = symbols.count <= 48 ? mergeSmall(symbols) : mergeLarge(symbols)
-            out = merged.map { Int($0) }
+        if ignoreMerges, let whole = vocab.find(piece) {
+            ids.append(Int(whole))
+            return
         }
-        if cacheable { cache.put(piece, out) }
-        ids.append(contentsOf: out)
+        let cacheable = piece.count <= PieceCache.maxKeyLength
+        var hash: UInt64 = 0
+        if cacheable {
+            hash = piece.withUnsafeBufferPointer { TokenTable.hash($0) }
+            if cache.get(piece, hash: hash, into: &ids) { return }
+        }
+        var symbols: [Int32] = []
+        symbols.reserveCapacity(piece.count)
+        for b in piece {
+            let id = byteIDs[Int(b)]
+            if id >= 0 {
+                symbols.append(id)
+            } else if let unk = unknownID {
+                symbols.append(unk)
+            }
+        }
+        let merged = symbols.count <= 48 ? mergeSmall(symbols) : mergeLarge(symbols)
+        if cacheable { cache.put(piece, hash: hash, merged) }
+        for id in merged { ids.append(Int(id)) }
     }
 
     @inline(__always)
     private func lookup(_ a: Int32, _ b: Int32) -> UInt64? {
-        merges[UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))]
+        merges.get(UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b)))
     }
 
-    /// Quadratic scan; fastest for the short pieces that make up almost all text.
+    /// Scan for the lowest-ranked pair, re-looking up only the pairs next to each merge; fastest for the
+    /// short pieces that make up almost all text.
     func mergeSmall(_ input: [Int32]) -> [Int32] {
         var symbols = input
-        while symbols.count > 1 {
-            var bestRank = UInt64.max
-            var bestPos = -1
-            var bestID: Int32 = 0
-            for k in 0..<(symbols.count - 1) {
-                if let m = lookup(symbols[k], symbols[k + 1]) {
-                    let rank = m >> 32
-                    if rank < bestRank {
-                        bestRank = rank
-                        bestPos = k
-                        bestID = Int32(truncatingIfNeeded: m & 0xFFFF_FFFF)
-                    }
-                }
+        if symbols.count < 2 { return symbols }
+        // merge value (rank << 32 | merged id) of pair k, or .max when the pair does not merge.
+        var pairs = [UInt64](repeating: .max, count: symbols.count - 1)
+        for k in 0..<pairs.count { pairs[k] = lookup(symbols[k], symbols[k + 1]) ?? .max }
+        while !pairs.isEmpty {
+            var best = UInt64.max
+            var pos = -1
+            for k in 0..<pairs.count where pairs[k] < best {
+                best = pairs[k]
+                pos = k
             }
-            if bestPos < 0 { break }
-            symbols[bestPos] = bestID
-            symbols.remove(at: bestPos + 1)
+            if pos < 0 { break }
+            symbols[pos] = Int32(truncatingIfNeeded: best & 0xFFFF_FFFF)
+            symbols.remove(at: pos + 1)
+            pairs.remove(at: pos)
+            if pos < pairs.count { pairs[pos] = lookup(symbols[pos], symbols[pos + 1]) ?? .max }
+            if pos > 0 { pairs[pos - 1] = lookup(symbols[pos - 1], symbols[pos]) ?? .max }
         }
         return symbols
     }
@@ -166,22 +169,31 @@ private struct MergeHeap {
     }
 }
 
-/// Thread-safe cache of piece bytes -> ids, bounded so long-running processes do not grow without limit.
+/// Thread-safe, direct-mapped cache of piece bytes -> ids (a fixed number of slots, so memory stays bounded
+/// however much text passes through).
 final class PieceCache: @unchecked Sendable {
+    static let maxKeyLength = 48
+    private struct Entry {
+        var hash: UInt64 = 0
+        var key: [UInt8] = []
+        var ids: [Int32] = []
+    }
     private let lock = NSLock()
-    private var table: [ArraySlice<UInt8>: [Int]] = [:]
-    private let capacity = 200_000
+    private var slots = [Entry](repeating: Entry(), count: 1 << 15)
 
-    func get(_ key: ArraySlice<UInt8>) -> [Int]? {
+    func get(_ key: ArraySlice<UInt8>, hash: UInt64, into ids: inout [Int]) -> Bool {
         lock.lock()
         defer { lock.unlock() }
-        return table[key]
+        let slot = Int(truncatingIfNeeded: hash) & (slots.count - 1)
+        guard slots[slot].hash == hash, slots[slot].key.elementsEqual(key) else { return false }
+        for id in slots[slot].ids { ids.append(Int(id)) }
+        return true
     }
 
-    func put(_ key: ArraySlice<UInt8>, _ value: [Int]) {
+    func put(_ key: ArraySlice<UInt8>, hash: UInt64, _ value: [Int32]) {
         lock.lock()
         defer { lock.unlock() }
-        if table.count >= capacity { table.removeAll(keepingCapacity: true) }
-        table[ArraySlice(Array(key))] = value
+        let slot = Int(truncatingIfNeeded: hash) & (slots.count - 1)
+        slots[slot] = Entry(hash: hash, key: Array(key), ids: value)
     }
 }

@@ -28,13 +28,22 @@ enum ByteLevel {
     /// with any character outside the mapping stands for its own UTF-8 bytes.
     static func bytes(ofToken token: String) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(token.unicodeScalars.count)
+        out.reserveCapacity(token.utf8.count)
+        appendBytes(ofToken: token, into: &out)
+        return out
+    }
+
+    static func appendBytes(ofToken token: String, into out: inout [UInt8]) {
+        let start = out.count
         for s in token.unicodeScalars {
             let v = s.value
-            guard v < 0x200, scalarToByte[Int(v)] >= 0 else { return Array(token.utf8) }
+            guard v < 0x200, scalarToByte[Int(v)] >= 0 else {
+                out.removeSubrange(start...)
+                out.append(contentsOf: token.utf8)
+                return
+            }
             out.append(UInt8(scalarToByte[Int(v)]))
         }
-        return out
     }
 
     /// The vocabulary string for a byte sequence.

@@ -32,14 +32,18 @@ enum NormalizerStep: Sendable, Equatable {
 
 /// Everything `Tokenizer` needs, read from a tokenizer.json.
 struct TokenizerDefinition {
-    var vocab: [String: Int] = [:]
+    var vocab: [(token: String, id: Int)] = []
     var mergePairs: [(String, String)] = []
     var ignoreMerges = false
     var unknownToken: String?
     var addedTokens: [AddedToken] = []
     var normalizers: [NormalizerStep] = []
     var splitter: PieceSplitter?
-    var addPrefixSpace = false
+    /// ByteLevel's add_prefix_space: a space before text that does not start with one. It applies to what the
+    /// ByteLevel step receives: whole text segments when it splits itself (use_regex), each piece after a Split.
+    var prefixSpace: PrefixSpace = .none
+
+    enum PrefixSpace: Sendable { case none, segment, eachPiece }
 
     /// Resolves `url` (a tokenizer.json, or a directory holding one) and parses it.
     static func load(url: URL) throws -> (TokenizerDefinition, String) {
@@ -62,103 +66,111 @@ struct TokenizerDefinition {
     }
 
     static func parse(data: Data, path: String) throws -> TokenizerDefinition {
-        let root: Any
+        let root: JSONValue
         do {
-            root = try JSONSerialization.jsonObject(with: data, options: [])
-        } catch {
-            throw TokenizerError.malformedJSON(path: path, detail: "could not parse JSON (\(error.localizedDescription))")
+            root = try data.withUnsafeBytes { raw in
+                try JSONValue.parse(raw.bindMemory(to: UInt8.self))
+            }
+        } catch let e as JSONValue.ParseError {
+            throw TokenizerError.malformedJSON(path: path, detail: "\(e.message) at byte \(e.offset)")
         }
-        guard let top = root as? [String: Any] else {
+        guard root.members != nil else {
             throw TokenizerError.malformedJSON(path: path, detail: "the top level is not a JSON object")
         }
         var def = TokenizerDefinition()
-        try def.readModel(top["model"], path: path)
-        try def.readAddedTokens(top["added_tokens"], path: path)
-        try def.readNormalizer(top["normalizer"], path: path, field: "normalizer")
-        try def.readPreTokenizer(top["pre_tokenizer"], path: path, field: "pre_tokenizer")
-        try def.checkDecoder(top["decoder"], path: path)
+        try def.readModel(root["model"], path: path)
+        try def.readAddedTokens(root["added_tokens"], path: path)
+        try def.readNormalizer(root["normalizer"], path: path, field: "normalizer")
+        try def.readPreTokenizer(root["pre_tokenizer"], path: path, field: "pre_tokenizer")
+        try def.checkDecoder(root["decoder"], path: path)
         if def.splitter == nil {
             throw TokenizerError.unsupported(path: path, field: "pre_tokenizer", value: "without a byte-level split")
         }
         return def
     }
 
-    private mutating func readModel(_ value: Any?, path: String) throws {
-        guard let model = value as? [String: Any] else {
+    private mutating func readModel(_ value: JSONValue?, path: String) throws {
+        guard let model = value, model.members != nil else {
             throw TokenizerError.invalidField(path: path, field: "model", expected: "an object")
         }
-        let type = model["type"] as? String
-        if let type, type != "BPE" {
-            throw TokenizerError.unsupported(path: path, field: "model type", value: "\"\(type)\" (only BPE)")
+        if let typeValue = model["type"], !typeValue.isNull {
+            guard let type = typeValue.string else {
+                throw TokenizerError.invalidField(path: path, field: "model.type", expected: "a string")
+            }
+            if type != "BPE" {
+                throw TokenizerError.unsupported(path: path, field: "model type", value: "\"\(type)\" (only BPE)")
+            }
         }
-        guard let vocabObject = model["vocab"] as? [String: Any] else {
+        guard let vocabMembers = model["vocab"]?.members else {
             throw TokenizerError.invalidField(path: path, field: "model.vocab", expected: "an object of token -> id")
         }
-        guard let merges = model["merges"] as? [Any] else {
+        guard let merges = model["merges"]?.array else {
             throw TokenizerError.invalidField(path: path, field: "model.merges",
                                               expected: "an array of \"a b\" strings or [\"a\", \"b\"] pairs")
         }
-        vocab.reserveCapacity(vocabObject.count)
-        for (token, idValue) in vocabObject {
-            guard let id = Self.integer(idValue), id >= 0, id < Int(Int32.max) else {
+        vocab.reserveCapacity(vocabMembers.count)
+        for member in vocabMembers {
+            let token = member.key, idValue = member.value
+            guard let id = idValue.int, id >= 0, id < Int(Int32.max) else {
                 throw TokenizerError.invalidField(path: path, field: "model.vocab[\(token)]",
                                                   expected: "a non-negative integer id")
             }
-            vocab[token] = id
+            vocab.append((token, id))
         }
         mergePairs.reserveCapacity(merges.count)
         for (k, m) in merges.enumerated() {
-            if let s = m as? String {
+            if let s = m.string {
                 let parts = s.split(separator: " ", omittingEmptySubsequences: false)
                 guard parts.count == 2 else {
                     throw TokenizerError.invalidField(path: path, field: "model.merges[\(k)]",
                                                       expected: "two tokens separated by one space, got \"\(s)\"")
                 }
                 mergePairs.append((String(parts[0]), String(parts[1])))
-            } else if let pair = m as? [Any], pair.count == 2, let a = pair[0] as? String, let b = pair[1] as? String {
+            } else if let pair = m.array, pair.count == 2, let a = pair[0].string, let b = pair[1].string {
                 mergePairs.append((a, b))
             } else {
                 throw TokenizerError.invalidField(path: path, field: "model.merges[\(k)]",
                                                   expected: "a string \"a b\" or a pair [\"a\", \"b\"]")
             }
         }
-        ignoreMerges = (model["ignore_merges"] as? Bool) ?? false
-        unknownToken = model["unk_token"] as? String
-        if (model["byte_fallback"] as? Bool) == true {
+        ignoreMerges = model["ignore_merges"]?.bool ?? false
+        unknownToken = model["unk_token"]?.string
+        if model["byte_fallback"]?.bool == true {
             throw TokenizerError.unsupported(path: path, field: "model.byte_fallback", value: "true")
         }
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
-            if let s = model[key] as? String, !s.isEmpty {
+            if let s = model[key]?.string, !s.isEmpty {
                 throw TokenizerError.unsupported(path: path, field: "model.\(key)", value: "\"\(s)\"")
             }
         }
     }
 
-    private mutating func readAddedTokens(_ value: Any?, path: String) throws {
-        guard let value, !(value is NSNull) else { return }
-        guard let list = value as? [Any] else {
+    private mutating func readAddedTokens(_ value: JSONValue?, path: String) throws {
+        guard let value, !value.isNull else { return }
+        guard let list = value.array else {
             throw TokenizerError.invalidField(path: path, field: "added_tokens", expected: "an array")
         }
-        for (k, item) in list.enumerated() {
-            guard let t = item as? [String: Any], let id = Self.integer(t["id"]), id >= 0, id < Int(Int32.max),
-                  let content = t["content"] as? String, !content.isEmpty
+        for (k, t) in list.enumerated() {
+            guard let id = t["id"]?.int, id >= 0, id < Int(Int32.max), let content = t["content"]?.string,
+                  !content.isEmpty
             else {
                 throw TokenizerError.invalidField(path: path, field: "added_tokens[\(k)]",
                                                   expected: "an object with a non-negative \"id\" and a non-empty \"content\"")
             }
+            let special = t["special"]?.bool ?? false
             addedTokens.append(AddedToken(
                 id: id, content: content, scalars: Array(content.unicodeScalars),
-                special: (t["special"] as? Bool) ?? false,
-                singleWord: (t["single_word"] as? Bool) ?? false,
-                lstrip: (t["lstrip"] as? Bool) ?? false,
-                rstrip: (t["rstrip"] as? Bool) ?? false,
-                normalized: (t["normalized"] as? Bool) ?? !((t["special"] as? Bool) ?? false)))
+                special: special,
+                singleWord: t["single_word"]?.bool ?? false,
+                lstrip: t["lstrip"]?.bool ?? false,
+                rstrip: t["rstrip"]?.bool ?? false,
+                normalized: t["normalized"]?.bool ?? !special))
         }
     }
 
-    private mutating func readNormalizer(_ value: Any?, path: String, field: String) throws {
-        guard let value, !(value is NSNull) else { return }
-        guard let n = value as? [String: Any], let type = n["type"] as? String else {
+    private mutating func readNormalizer(_ value: JSONValue?, path: String, field: String) throws {
+        guard let value, !value.isNull else { return }
+        guard let type = value["type"]?.string else {
             throw TokenizerError.invalidField(path: path, field: field, expected: "null or an object with a \"type\"")
         }
         switch type {
@@ -168,7 +180,7 @@ struct TokenizerDefinition {
         case "NFKD": normalizers.append(.nfkd)
         case "Lowercase": normalizers.append(.lowercase)
         case "Sequence":
-            guard let items = n["normalizers"] as? [Any] else {
+            guard let items = value["normalizers"]?.array else {
                 throw TokenizerError.invalidField(path: path, field: field + ".normalizers", expected: "an array")
             }
             for (k, item) in items.enumerated() {
@@ -179,28 +191,28 @@ struct TokenizerDefinition {
         }
     }
 
-    private mutating func readPreTokenizer(_ value: Any?, path: String, field: String) throws {
-        guard let value, !(value is NSNull) else { return }
-        guard let p = value as? [String: Any], let type = p["type"] as? String else {
+    private mutating func readPreTokenizer(_ value: JSONValue?, path: String, field: String) throws {
+        guard let value, !value.isNull else { return }
+        guard let type = value["type"]?.string else {
             throw TokenizerError.invalidField(path: path, field: field, expected: "null or an object with a \"type\"")
         }
         switch type {
         case "Sequence":
-            guard let items = p["pretokenizers"] as? [Any] else {
+            guard let items = value["pretokenizers"]?.array else {
                 throw TokenizerError.invalidField(path: path, field: field + ".pretokenizers", expected: "an array")
             }
             for (k, item) in items.enumerated() {
                 try readPreTokenizer(item, path: path, field: field + ".pretokenizers[\(k)]")
             }
         case "Split":
-            guard let pattern = p["pattern"] as? [String: Any], let regex = pattern["Regex"] as? String else {
+            guard let regex = value["pattern"]?["Regex"]?.string else {
                 throw TokenizerError.unsupported(path: path, field: field + ".pattern", value: "(not a Regex)")
             }
             guard let known = PieceSplitter.pattern(forRegex: regex) else {
                 throw TokenizerError.unsupported(path: path, field: field + ".pattern", value: regex)
             }
-            let behavior = (p["behavior"] as? String) ?? "Isolated"
-            if behavior != "Isolated" || (p["invert"] as? Bool) == true {
+            let behavior = value["behavior"]?.string ?? "Isolated"
+            if behavior != "Isolated" || value["invert"]?.bool == true {
                 throw TokenizerError.unsupported(path: path, field: field + ".behavior", value: behavior)
             }
             if splitter != nil {
@@ -208,14 +220,14 @@ struct TokenizerDefinition {
             }
             splitter = PieceSplitter(pattern: known)
         case "ByteLevel":
-            if (p["add_prefix_space"] as? Bool) == true { addPrefixSpace = true }
-            if (p["use_regex"] as? Bool) ?? true {
+            if value["add_prefix_space"]?.bool == true { prefixSpace = splitter == nil ? .segment : .eachPiece }
+            if value["use_regex"]?.bool ?? true {
                 if splitter != nil {
                     throw TokenizerError.unsupported(path: path, field: field, value: "ByteLevel regex after a split")
                 }
                 splitter = PieceSplitter(pattern: .gpt2)
             } else if splitter == nil {
-                // No regex at all: the whole text is one piece. Not used by real byte-level tokenizers.
+                // No regex at all: the whole text would be one piece. Real byte-level tokenizers never do this.
                 throw TokenizerError.unsupported(path: path, field: field, value: "ByteLevel without a split regex")
             }
         default:
@@ -223,21 +235,15 @@ struct TokenizerDefinition {
         }
     }
 
-    private func checkDecoder(_ value: Any?, path: String) throws {
-        guard let value, !(value is NSNull) else {
+    private func checkDecoder(_ value: JSONValue?, path: String) throws {
+        guard let value, !value.isNull else {
             throw TokenizerError.unsupported(path: path, field: "decoder", value: "null (a ByteLevel decoder is needed)")
         }
-        guard let d = value as? [String: Any], let type = d["type"] as? String else {
+        guard let type = value["type"]?.string else {
             throw TokenizerError.invalidField(path: path, field: "decoder", expected: "an object with a \"type\"")
         }
         if type != "ByteLevel" {
             throw TokenizerError.unsupported(path: path, field: "decoder", value: "\"\(type)\" (only ByteLevel)")
         }
-    }
-
-    static func integer(_ v: Any?) -> Int? {
-        if let i = v as? Int { return i }
-        if let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded() { return n.intValue }
-        return nil
     }
 }

@@ -36,7 +36,10 @@ struct PieceSplitter: Sendable {
     static let newline: UInt8 = 8      // \r or \n
     static let asciiSpace: UInt8 = 16  // U+0020
 
-    private static let asciiClasses: [UInt8] = (0..<128).map { classify(Unicode.Scalar(UInt8($0))) }
+    /// Classes of the Basic Multilingual Plane, computed once (a few milliseconds) on first use.
+    private static let bmpClasses: [UInt8] = (0..<0x10000).map { v in
+        Unicode.Scalar(UInt32(v)).map(classify) ?? 0
+    }
 
     static func classify(_ s: Unicode.Scalar) -> UInt8 {
         var c: UInt8 = 0
@@ -57,7 +60,7 @@ struct PieceSplitter: Sendable {
 
     @inline(__always)
     static func classOf(_ s: Unicode.Scalar) -> UInt8 {
-        s.value < 128 ? asciiClasses[Int(s.value)] : classify(s)
+        s.value < 0x10000 ? bmpClasses[Int(s.value)] : classify(s)
     }
 
     /// Appends the pieces of `scalars` as index ranges.

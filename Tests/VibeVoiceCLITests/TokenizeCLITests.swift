@@ -15,13 +15,21 @@ final class TokenizeCLITests: XCTestCase {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }()
 
-    /// The Qwen2.5 tokenizer.json fixture, unpacked once.
+    /// The Qwen2.5 tokenizer.json fixture, unpacked once into the temporary directory (keyed by the archive's
+    /// size and date, moved into place atomically) and reused by later runs.
     static let tokenizerPath: String? = {
         let gz = testsDirectory.appendingPathComponent("Fixtures/tokenizer/qwen2.5-tokenizer.json.gz")
-        let out = FileManager.default.temporaryDirectory
-            .appendingPathComponent("vibevoice-cli-tokenizer-\(ProcessInfo.processInfo.processIdentifier).json")
-        guard FileManager.default.createFile(atPath: out.path, contents: nil),
-              let handle = try? FileHandle(forWritingTo: out) else { return nil }
+        let fm = FileManager.default
+        guard let attributes = try? fm.attributesOfItem(atPath: gz.path),
+              let size = attributes[.size] as? Int, let date = attributes[.modificationDate] as? Date else { return nil }
+        let dir = fm.temporaryDirectory
+            .appendingPathComponent("vibevoice-fixture-qwen2.5-\(size)-\(Int(date.timeIntervalSince1970))")
+        let out = dir.appendingPathComponent("tokenizer.json")
+        if fm.fileExists(atPath: out.path) { return out.path }
+        let partial = dir.appendingPathComponent("tokenizer.json.\(ProcessInfo.processInfo.processIdentifier).partial")
+        guard (try? fm.createDirectory(at: dir, withIntermediateDirectories: true)) != nil,
+              fm.createFile(atPath: partial.path, contents: nil),
+              let handle = try? FileHandle(forWritingTo: partial) else { return nil }
         defer { try? handle.close() }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/gzip")
@@ -29,7 +37,11 @@ final class TokenizeCLITests: XCTestCase {
         p.standardOutput = handle
         guard (try? p.run()) != nil else { return nil }
         p.waitUntilExit()
-        return p.terminationStatus == 0 ? out.path : nil
+        guard p.terminationStatus == 0, rename(partial.path, out.path) == 0 else {
+            try? fm.removeItem(at: partial)
+            return nil
+        }
+        return out.path
     }()
 
     struct Result {
@@ -91,6 +103,9 @@ final class TokenizeCLITests: XCTestCase {
         XCTAssertEqual(enc.stdout, "[9707,1879,151645]\n")
         let cjk = try run(["tokenize", "--tokenizer", tokenizer()], stdin: Data("你好\n".utf8))
         XCTAssertEqual(cjk.stdout, "[108386,198]\n")
+        // A leading byte-order mark is text like any other (U+FEFF is token 3225 here).
+        let bom = try run(["tokenize", "--tokenizer", tokenizer()], stdin: Data("\u{FEFF}bom at start".utf8))
+        XCTAssertEqual(bom.stdout, "[3225,65,316,518,1191]\n")
         let empty = try run(["tokenize", "--tokenizer", tokenizer()])
         XCTAssertEqual(empty.stdout, "[]\n")
 
@@ -117,6 +132,14 @@ final class TokenizeCLITests: XCTestCase {
         let misplaced = try run(["tokenize", "--tokenizer", tokenizer(), "--skip-special-tokens"], stdin: Data("a".utf8))
         XCTAssertEqual(misplaced.status, 1)
         XCTAssertTrue(misplaced.stderr.contains("--decode"), misplaced.stderr)
+    }
+
+    func testPromptRejectsBadSampleCounts() throws {
+        for n in ["--samples=-1", "--samples=99999999999"] {
+            let r = try run(["prompt", "--tokenizer", tokenizer(), n])
+            XCTAssertEqual(r.status, 1, n)
+            XCTAssertTrue(r.stderr.contains("--samples must be between"), r.stderr)
+        }
     }
 
     func testMissingTokenizerSaysWhatIsNeeded() throws {

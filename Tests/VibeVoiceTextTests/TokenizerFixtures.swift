@@ -9,16 +9,25 @@ enum TokenizerFixtures {
         .deletingLastPathComponent()   // Tests
         .appendingPathComponent("Fixtures/tokenizer")
 
-    /// The unpacked tokenizer.json (in a temporary directory), or an error message.
+    /// The unpacked tokenizer.json, or an error message. It is unpacked once into the temporary directory
+    /// (keyed by the archive's size and date, moved into place atomically) and reused by later runs.
     static let tokenizerJSON: Result<URL, FixtureError> = {
         let gz = directory.appendingPathComponent("qwen2.5-tokenizer.json.gz")
-        let dir = FileManager.default.temporaryDirectory
-            .appendingPathComponent("vibevoice-tokenizer-\(ProcessInfo.processInfo.processIdentifier)")
+        let fm = FileManager.default
+        guard let attributes = try? fm.attributesOfItem(atPath: gz.path),
+              let size = attributes[.size] as? Int, let date = attributes[.modificationDate] as? Date
+        else { return .failure(FixtureError("missing fixture \(gz.path)")) }
+        let dir = fm.temporaryDirectory
+            .appendingPathComponent("vibevoice-fixture-qwen2.5-\(size)-\(Int(date.timeIntervalSince1970))")
+        let out = dir.appendingPathComponent("tokenizer.json")
+        if fm.fileExists(atPath: out.path) { return .success(out) }
+        let partial = dir.appendingPathComponent("tokenizer.json.\(ProcessInfo.processInfo.processIdentifier).partial")
         do {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            let out = dir.appendingPathComponent("tokenizer.json")
-            _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-            let handle = try FileHandle(forWritingTo: out)
+            try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+            guard fm.createFile(atPath: partial.path, contents: nil) else {
+                return .failure(FixtureError("cannot create \(partial.path)"))
+            }
+            let handle = try FileHandle(forWritingTo: partial)
             defer { try? handle.close() }
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/gzip")
@@ -27,7 +36,11 @@ enum TokenizerFixtures {
             try p.run()
             p.waitUntilExit()
             guard p.terminationStatus == 0 else {
+                try? fm.removeItem(at: partial)
                 return .failure(FixtureError("gzip -dc \(gz.path) exited with \(p.terminationStatus)"))
+            }
+            guard rename(partial.path, out.path) == 0 else {
+                return .failure(FixtureError("cannot move \(partial.path) into place"))
             }
             return .success(out)
         } catch {

@@ -51,6 +51,31 @@ final class TokenizerQwenTests: XCTestCase {
         }
     }
 
+    /// Decoding id by id gives, once finished, exactly what decoding all ids at once gives.
+    func testStreamingDecodeMatchesWholeDecode() throws {
+        let tok = try TokenizerFixtures.qwen()
+        var lists = try cases("encode").map { Self.ints($0["ids"]) }
+        lists += try cases("decode").map { Self.ints($0["ids"]) }
+        for skip in [false, true] {
+            for ids in lists {
+                var stream = TokenStreamDecoder(tokenizer: tok, skipSpecialTokens: skip)
+                var text = ""
+                for id in ids { text += stream.append(id) }
+                text += stream.finish()
+                XCTAssertEqual(text, tok.decode(ids, skipSpecialTokens: skip), "ids \(ids.prefix(20)) skip \(skip)")
+            }
+        }
+        // Text comes out as soon as a character is complete.
+        var stream = TokenStreamDecoder(tokenizer: tok)
+        XCTAssertEqual(stream.append(160), "")      // E4
+        XCTAssertEqual(stream.append(121), "")      // BD
+        XCTAssertEqual(stream.append(254), "你")    // A0
+        XCTAssertEqual(stream.append(9707), "Hello")
+        XCTAssertEqual(stream.append(160), "")
+        XCTAssertEqual(stream.append(151645), "\u{FFFD}<|im_end|>")
+        XCTAssertEqual(stream.finish(), "")
+    }
+
     func testSpecGenerationDecodes() throws {
         let tok = try TokenizerFixtures.qwen()
         let generated = [151644, 77091, 198, 58, 4913, 3479, 788, 15, 1335, 3727, 788, 20, 13, 23, 21, 1335, 82036,
@@ -107,6 +132,23 @@ final class TokenizerQwenTests: XCTestCase {
         XCTAssertEqual(Array(nfc.unicodeScalars), Array(tok.decode(tok.encode(text)).unicodeScalars))
     }
 
+    /// One tokenizer shared by many threads (its piece cache is shared) gives the same ids as one thread.
+    func testConcurrentEncodingAgrees() throws {
+        let tok = try TokenizerFixtures.qwen()
+        let texts = try cases("encode").compactMap { $0["text"] as? String }
+        let expected = texts.map { tok.encode($0) }
+        let results = UnsafeSendableBox([[Int]](repeating: [], count: texts.count * 4))
+        DispatchQueue.concurrentPerform(iterations: texts.count * 4) { k in
+            let ids = tok.encode(texts[k % texts.count])
+            results.lock.lock()
+            results.value[k] = ids
+            results.lock.unlock()
+        }
+        for k in 0..<(texts.count * 4) {
+            XCTAssertEqual(results.value[k], expected[k % texts.count], texts[k % texts.count].debugDescription)
+        }
+    }
+
     func testLoadsFromDirectory() throws {
         let file = try TokenizerFixtures.qwenJSONURL()
         let tok = try Tokenizer(url: file.deletingLastPathComponent())
@@ -130,4 +172,11 @@ final class TokenizerQwenTests: XCTestCase {
         print(String(format: "tokenizer speed: load %.3f s, encode %d bytes -> %d ids in %.3f s",
                      load, text.utf8.count, ids.count, encode))
     }
+}
+
+/// Mutable state shared with concurrentPerform's closure, guarded by its lock.
+final class UnsafeSendableBox<T>: @unchecked Sendable {
+    let lock = NSLock()
+    var value: T
+    init(_ value: T) { self.value = value }
 }

@@ -175,3 +175,95 @@ final class TokenizerUnitTests: XCTestCase {
         XCTAssertTrue("\(error(Data("nope".utf8))!)".contains("t.json"))
     }
 }
+
+/// The tokenizer.json reader.
+final class TokenizerJSONReaderTests: XCTestCase {
+    private func parse(_ text: String) throws -> JSONValue {
+        try Array(text.utf8).withUnsafeBufferPointer { try JSONValue.parse($0) }
+    }
+
+    func testValuesAndEscapes() throws {
+        let v = try parse(#"""
+            {"a": "x\u00e9\ud83d\ude00\n\"\\\/", "b": [1, -2, 3.5, 4e1, true, false, null], "c": {}, "d": [],
+             "e": "\ud800 lone", "f": "ünïcödé 你好"}
+            """#)
+        XCTAssertEqual(v["a"]?.string, "x\u{e9}\u{1F600}\n\"\\/")
+        let b = try XCTUnwrap(v["b"]?.array)
+        XCTAssertEqual(b.count, 7)
+        XCTAssertEqual(b[0].int, 1)
+        XCTAssertEqual(b[1].int, -2)
+        XCTAssertNil(b[2].int)
+        XCTAssertEqual(b[3].int, 40)
+        XCTAssertEqual(b[4].bool, true)
+        XCTAssertEqual(b[5].bool, false)
+        XCTAssertTrue(b[6].isNull)
+        XCTAssertEqual(v["c"]?.members?.count, 0)
+        XCTAssertEqual(v["d"]?.array?.count, 0)
+        XCTAssertEqual(v["e"]?.string, "\u{FFFD} lone")
+        XCTAssertEqual(v["f"]?.string, "ünïcödé 你好")
+        XCTAssertNil(v["missing"])
+        // A byte-order mark before the document is accepted; one inside a string is kept.
+        XCTAssertEqual(try parse("\u{FEFF}[\"\u{FEFF}x\"]").array?.first?.string, "\u{FEFF}x")
+    }
+
+    func testErrorsGiveOffsets() {
+        for (text, offset) in [("{\"a\" 1}", 5), ("[1,", 3), ("[1 2]", 3), ("\"abc", 4), ("[tru]", 1), ("{} x", 3),
+                               ("[\"\\q\"]", 4), ("-", 0)] {
+            XCTAssertThrowsError(try parse(text), text) { e in
+                XCTAssertEqual((e as? JSONValue.ParseError)?.offset, offset, text)
+            }
+        }
+    }
+}
+
+final class TokenStreamDecoderTests: XCTestCase {
+    func testIncompleteSuffixLength() {
+        let cases: [([UInt8], Int)] = [
+            ([], 0), ([0x41], 0), ([0xE4], 1), ([0xE4, 0xBD], 2), ([0xE4, 0xBD, 0xA0], 0), ([0x41, 0xF0, 0x9F, 0x98], 3),
+            ([0xF0, 0x9F, 0x98, 0x80], 0), ([0xBD], 0), ([0xFF], 0), ([0xC0], 0), ([0xE0, 0x80], 0), ([0xE0, 0xA0], 2),
+            ([0xED, 0xA0], 0), ([0xED, 0x9F], 2), ([0xF4, 0x90], 0), ([0xF4, 0x8F], 2), ([0xF5], 0), ([0xC3], 1),
+        ]
+        for (bytes, expected) in cases {
+            XCTAssertEqual(TokenStreamDecoder.incompleteSuffixLength(bytes), expected, "\(bytes)")
+        }
+    }
+
+    /// Random byte tokens: streaming equals whole decoding.
+    func testRandomBytesStreamLikeWholeDecode() throws {
+        let tok = try Tokenizer(jsonData: TinyTokenizer.json(merges: [], added: [TinyTokenizer.addedToken(300, "<s>"),
+                                                                                  TinyTokenizer.addedToken(301, "<t>", special: false)]))
+        var rng = SystemRandomNumberGenerator()
+        let interesting: [Int] = [0x41, 0x80, 0x9F, 0xA0, 0xBF, 0xC2, 0xC3, 0xDF, 0xE0, 0xE4, 0xED, 0xEF, 0xF0, 0xF4, 0xF5,
+                                  0xFF, 300, 301, 999]
+        for _ in 0..<500 {
+            let ids = (0..<Int.random(in: 1...12, using: &rng)).map { _ in interesting.randomElement(using: &rng)! }
+            for skip in [false, true] {
+                var stream = TokenStreamDecoder(tokenizer: tok, skipSpecialTokens: skip)
+                let text = stream.append(contentsOf: ids) + stream.finish()
+                XCTAssertEqual(text, tok.decode(ids, skipSpecialTokens: skip), "\(ids)")
+            }
+        }
+    }
+}
+
+final class TokenizerPrefixSpaceTests: XCTestCase {
+    func testAddPrefixSpace() throws {
+        // GPT-2 style: ByteLevel splits itself; one space before each text segment.
+        let gpt2: [String: Any] = ["type": "ByteLevel", "add_prefix_space": true, "use_regex": true]
+        let a = try Tokenizer(jsonData: TinyTokenizer.json(merges: [], added: [TinyTokenizer.addedToken(300, "<s>")],
+                                                           preTokenizer: gpt2))
+        XCTAssertEqual(a.encode("hi yo"), [32, 104, 105, 32, 121, 111])
+        XCTAssertEqual(a.encode(" hi"), [32, 104, 105])
+        XCTAssertEqual(a.encode("x<s>y"), [32, 120, 300, 32, 121])
+        // After a Split, ByteLevel sees each piece.
+        let split: [String: Any] = [
+            "type": "Sequence",
+            "pretokenizers": [
+                ["type": "Split", "pattern": ["Regex": PieceSplitter.qwen2Regex], "behavior": "Isolated", "invert": false],
+                ["type": "ByteLevel", "add_prefix_space": true, "use_regex": false],
+            ],
+        ]
+        let b = try Tokenizer(jsonData: TinyTokenizer.json(merges: [], preTokenizer: split))
+        XCTAssertEqual(b.encode("hi 12"), [32, 104, 105, 32, 32, 49, 32, 50])   // "hi", " ", "1", "2"
+    }
+}
