@@ -379,6 +379,8 @@ public struct HubClient: Sendable {
         /// Safe to use as a blob name (letters, digits, '-', '_'), without quotes or W/.
         var etag: String?
         var size: Int64?
+        /// The Hub URL to GET (after same-origin redirects). Each attempt starts here, so a presigned CDN
+        /// URL that expired during a long transfer is replaced by a fresh one on retry.
         var downloadURL: URL
     }
 
@@ -412,7 +414,7 @@ public struct HubClient: Sendable {
                     throw HubError.fileDownloadFailed(file: name, status: status)
                 }
                 if linkedETag != nil || next.hubOrigin != current.hubOrigin {
-                    return FileMetadata(etag: etag, size: size, downloadURL: next)
+                    return FileMetadata(etag: etag, size: size, downloadURL: current)
                 }
                 current = next
             default:
@@ -453,8 +455,14 @@ public struct HubClient: Sendable {
         }
 
         let incomplete = blobsDir.appendingPathComponent("\(key).incomplete")
-        let (digest, size) = try download(name: name, from: meta.downloadURL, to: incomplete, expectedSize: meta.size,
+        let digest: String, size: Int64
+        do {
+            (digest, size) = try download(name: name, from: meta.downloadURL, to: incomplete, expectedSize: meta.size,
                                           progress: progress)
+        } catch let error as HubError {
+            if case .integrityMismatch = error { try? fm.removeItem(at: incomplete) }
+            throw error
+        }
         if let expected = meta.size, expected != size {
             try? fm.removeItem(at: incomplete)
             throw HubError.integrityMismatch(file: name, expected: "\(expected) bytes", actual: "\(size) bytes")
@@ -631,6 +639,9 @@ private final class DownloadState: @unchecked Sendable {
     }
 
     func append(_ chunk: Data) throws {
+        if let total, written + Int64(chunk.count) > total {
+            throw HubError.integrityMismatch(file: name, expected: "\(total) bytes", actual: "more than \(total) bytes")
+        }
         do {
             try handle.write(contentsOf: chunk)
         } catch {

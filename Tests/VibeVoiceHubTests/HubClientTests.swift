@@ -184,6 +184,35 @@ final class HubClientTests: XCTestCase {
         XCTAssertEqual(gets.map { $0.headers["range"] }, ["bytes=50000-"])
     }
 
+    func testServerIgnoringRangeRestartsFromZero() throws {
+        let shard = file("model-00002-of-00002.safetensors")
+        let blobs = repoDir.appendingPathComponent("blobs")
+        try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
+        // A stale partial file whose bytes do not even match: the full answer replaces it.
+        try randomBytes(50_000, seed: 99).write(to: blobs.appendingPathComponent("\(shard.sha256).incomplete"))
+        server.ignoreRange()
+        let dir = try client().snapshot(repo: repoID)
+        try assertSnapshot(dir, names: defaultNames)
+        let gets = server.requests.filter { $0.method == "GET" && $0.path == "/cdn/\(shard.sha256)" }
+        XCTAssertEqual(gets.map { $0.headers["range"] }, ["bytes=50000-"])
+    }
+
+    func testPartialFileWithWrongBytesFailsTheHashAndIsRemoved() throws {
+        let shard = file("model-00002-of-00002.safetensors")
+        let blobs = repoDir.appendingPathComponent("blobs")
+        try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
+        let partial = blobs.appendingPathComponent("\(shard.sha256).incomplete")
+        try randomBytes(50_000, seed: 99).write(to: partial)
+        XCTAssertThrowsError(try client().snapshot(repo: repoID)) { error in
+            guard case .integrityMismatch(file: "model-00002-of-00002.safetensors", _, _)? = error as? HubError else {
+                return XCTFail("\(error)")
+            }
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: partial.path))
+        // The next run starts clean and succeeds.
+        try assertSnapshot(try client().snapshot(repo: repoID), names: defaultNames)
+    }
+
     func testCorruptTransferIsDetectedAndLeavesNoBlob() throws {
         let shard = file("model-00001-of-00002.safetensors")
         server.corrupt(sha: shard.sha256)

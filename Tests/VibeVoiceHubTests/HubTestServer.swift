@@ -43,6 +43,8 @@ final class HubTestServer: @unchecked Sendable {
     private var log: [LoggedRequest] = []
     private var cutOnce: [String: Int] = [:]
     private var corrupted: Set<String> = []
+    /// Answer Range requests with the whole file (200), like servers without range support.
+    private var rangeIgnored = false
     private var cdnBaseURL: String = ""
     private var listenFD: Int32 = -1
     private(set) var port: UInt16 = 0
@@ -130,6 +132,11 @@ final class HubTestServer: @unchecked Sendable {
     func corrupt(sha: String) {
         lock.lock(); defer { lock.unlock() }
         corrupted.insert(sha)
+    }
+
+    func ignoreRange() {
+        lock.lock(); defer { lock.unlock() }
+        rangeIgnored = true
     }
 
     var requests: [LoggedRequest] {
@@ -247,7 +254,7 @@ final class HubTestServer: @unchecked Sendable {
             if corrupted.contains(sha), !content.isEmpty { content[content.count / 2] ^= 0xff }
             var cut: Int?
             if request.method == "GET", let n = cutOnce.removeValue(forKey: request.path) { cut = n }
-            if let range = request.headers["range"], range.hasPrefix("bytes="), range.hasSuffix("-"),
+            if !rangeIgnored, let range = request.headers["range"], range.hasPrefix("bytes="), range.hasSuffix("-"),
                let start = Int(range.dropFirst("bytes=".count).dropLast()) {
                 guard start < content.count else {
                     return Response(status: 416, headers: [("Content-Range", "bytes */\(content.count)")])
