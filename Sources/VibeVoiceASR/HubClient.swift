@@ -615,6 +615,7 @@ private final class DownloadState: @unchecked Sendable {
     private let started = Date()
     private var startBytes: Int64 = 0
     private var lastReport = Date.distantPast
+    private var lastReportedBytes: Int64 = -1
 
     init(file: URL, name: String, total: Int64?, progress: (@Sendable (HubProgress) -> Void)?) throws {
         url = file
@@ -666,9 +667,11 @@ private final class DownloadState: @unchecked Sendable {
 
     func report(force: Bool) {
         guard let progress else { return }
+        guard written != lastReportedBytes else { return }
         let now = Date()
         guard force || now.timeIntervalSince(lastReport) >= 0.1 || written == total else { return }
         lastReport = now
+        lastReportedBytes = written
         let elapsed = now.timeIntervalSince(started)
         let rate = elapsed > 0 ? Double(written - startBytes) / elapsed : 0
         progress(.bytes(name: name, done: written, total: total, bytesPerSecond: rate))
