@@ -110,10 +110,12 @@ final class HubClientTests: XCTestCase {
         XCTAssertEqual(fileEvents.map(\.1), [1, 2, 3, 4, 5])
         XCTAssertTrue(fileEvents.allSatisfy { $0.2 == 5 })
         XCTAssertEqual(fileEvents[1].3, 300_000)
-        let lastShardBytes = events.compactMap { e -> Int64? in
+        let shardBytes = events.compactMap { e -> Int64? in
             if case let .bytes(name, done, _, _) = e, name == "model-00001-of-00002.safetensors" { return done } else { return nil }
-        }.last
-        XCTAssertEqual(lastShardBytes, 300_000)
+        }
+        XCTAssertEqual(shardBytes.last, 300_000)
+        XCTAssertEqual(shardBytes.filter { $0 == 300_000 }.count, 1)
+        XCTAssertEqual(shardBytes, shardBytes.sorted())
         guard case let .done(doneURL)? = events.last else { return XCTFail("last event is not .done: \(events)") }
         XCTAssertEqual(doneURL, dir)
 

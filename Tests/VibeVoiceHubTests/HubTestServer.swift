@@ -110,7 +110,7 @@ final class HubTestServer: @unchecked Sendable {
         for (_, file) in repo.files where file.lfs { blobs[file.sha256] = file.content }
     }
 
-    /// LFS redirects point to this server's `/cdn/` (default) or to another origin.
+    /// LFS redirects point (absolute URL, like the Hub's) to this server's `/cdn/` (default) or to another origin.
     func setCDN(_ base: URL) {
         lock.lock(); defer { lock.unlock() }
         cdnBaseURL = base.absoluteString
@@ -277,15 +277,17 @@ final class HubTestServer: @unchecked Sendable {
         guard let file = repo.files.first(where: { $0.name == String(parts[4]) })?.file else {
             return Response(status: 404, headers: [("X-Error-Code", "EntryNotFound")])
         }
+        let commitHeader = ("X-Repo-Commit", resolve(repo, String(parts[3]))!)
         if file.lfs {
             return Response(status: 302, headers: [
-                ("Location", "\(cdnBaseURL)/cdn/\(file.sha256)"),
+                commitHeader,
+                ("Location", "\(cdnBaseURL.isEmpty ? baseURL.absoluteString : cdnBaseURL)/cdn/\(file.sha256)"),
                 ("X-Linked-Etag", "\"\(file.sha256)\""),
                 ("X-Linked-Size", "\(file.content.count)"),
                 ("ETag", "W/\"\(file.gitETag)\""),
             ])
         }
-        return Response(status: 200, headers: [("ETag", "\"\(file.gitETag)\"")], body: file.content)
+        return Response(status: 200, headers: [commitHeader, ("ETag", "\"\(file.gitETag)\"")], body: file.content)
     }
 
     private func resolve(_ repo: FixtureRepo, _ revision: String) -> String? {
