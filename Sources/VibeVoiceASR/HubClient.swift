@@ -83,6 +83,9 @@ public struct HubClient: Sendable {
     public var token: String?
     public var cacheDirectory: URL
     public var offline: Bool
+    /// Seconds without any data before a request fails (an idle limit, not a limit on a whole transfer;
+    /// at least 1).
+    public var timeout: TimeInterval = 60
 
     public init(endpoint: URL = HubClient.defaultEndpoint(),
                 token: String? = HubClient.defaultToken(),
@@ -306,7 +309,7 @@ public struct HubClient: Sendable {
     private func request(_ url: URL, method: String = "GET") -> URLRequest {
         var request = URLRequest(url: url)
         request.httpMethod = method
-        request.timeoutInterval = 60
+        request.timeoutInterval = max(1, timeout)  // FoundationNetworking treats sub-second limits as zero
         request.setValue("vibevoice-asr", forHTTPHeaderField: "User-Agent")
         request.setValue("identity", forHTTPHeaderField: "Accept-Encoding")
         if let token, url.hubOrigin == endpoint.hubOrigin {

@@ -27,7 +27,7 @@ final class HubHTTPExchange: NSObject, URLSessionDataDelegate, @unchecked Sendab
                     onData: @escaping (Data) throws -> Void = { _ in }) throws -> HTTPURLResponse {
         let exchange = HubHTTPExchange(onResponse: onResponse, onData: onData)
         let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = 60
+        configuration.timeoutIntervalForRequest = request.timeoutInterval
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         configuration.urlCache = nil
         configuration.httpCookieStorage = nil

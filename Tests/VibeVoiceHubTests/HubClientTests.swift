@@ -215,6 +215,18 @@ final class HubClientTests: XCTestCase {
         try assertSnapshot(try client().snapshot(repo: repoID), names: defaultNames)
     }
 
+    func testTimeoutIsAnIdleLimitNotATransferLimit() throws {
+        // Each shard takes well over the timeout in total, but data keeps coming.
+        server.trickle(bytes: 50_000, pause: 0.3)
+        var slow = client()
+        slow.timeout = 1
+        let start = Date()
+        let dir = try slow.snapshot(repo: repoID)
+        XCTAssertGreaterThan(Date().timeIntervalSince(start), 1.5)  // the first shard alone takes 5 pauses
+        try assertSnapshot(dir, names: defaultNames)
+        XCTAssertEqual(server.requests.filter { $0.path.hasPrefix("/cdn/") && $0.method == "GET" }.count, 2)
+    }
+
     func testCorruptTransferIsDetectedAndLeavesNoBlob() throws {
         let shard = file("model-00001-of-00002.safetensors")
         server.corrupt(sha: shard.sha256)

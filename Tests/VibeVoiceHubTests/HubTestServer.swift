@@ -43,6 +43,8 @@ final class HubTestServer: @unchecked Sendable {
     private var log: [LoggedRequest] = []
     private var cutOnce: [String: Int] = [:]
     private var corrupted: Set<String> = []
+    /// Bodies of `/cdn/` answers are sent in pieces of this many bytes with this pause between them.
+    private var trickle: (bytes: Int, pause: TimeInterval)?
     /// Answer Range requests with the whole file (200), like servers without range support.
     private var rangeIgnored = false
     private var cdnBaseURL: String = ""
@@ -134,6 +136,11 @@ final class HubTestServer: @unchecked Sendable {
         corrupted.insert(sha)
     }
 
+    func trickle(bytes: Int, pause: TimeInterval) {
+        lock.lock(); defer { lock.unlock() }
+        trickle = (bytes, pause)
+    }
+
     func ignoreRange() {
         lock.lock(); defer { lock.unlock() }
         rangeIgnored = true
@@ -156,6 +163,7 @@ final class HubTestServer: @unchecked Sendable {
         var headers: [(String, String)] = []
         var body = Data()
         var cutAfter: Int?
+        var trickle: (bytes: Int, pause: TimeInterval)?
     }
 
     private func handle(_ fd: Int32) {
@@ -187,11 +195,21 @@ final class HubTestServer: @unchecked Sendable {
         var text = "HTTP/1.1 \(response.status) \(reason(response.status))\r\n"
         for (name, value) in response.headers { text += "\(name): \(value)\r\n" }
         text += "Content-Length: \(response.body.count)\r\nConnection: close\r\n\r\n"
-        var out = Data(text.utf8)
+        sendAll(fd, Data(text.utf8))
         if request.method != "HEAD" {
-            out.append(response.body.prefix(response.cutAfter ?? response.body.count))
+            let body = response.body.prefix(response.cutAfter ?? response.body.count)
+            if let trickle = response.trickle {
+                var offset = body.startIndex
+                while offset < body.endIndex {
+                    let end = min(offset + trickle.bytes, body.endIndex)
+                    sendAll(fd, body[offset..<end])
+                    offset = end
+                    Thread.sleep(forTimeInterval: trickle.pause)
+                }
+            } else {
+                sendAll(fd, Data(body))
+            }
         }
-        sendAll(fd, out)
         shutdown(fd, Int32(SHUT_WR))
         // Drain until the client closes, so the close does not turn into a reset that loses data.
         while recv(fd, &chunk, chunk.count, 0) > 0 {}
@@ -260,9 +278,9 @@ final class HubTestServer: @unchecked Sendable {
                     return Response(status: 416, headers: [("Content-Range", "bytes */\(content.count)")])
                 }
                 return Response(status: 206, headers: [("Content-Range", "bytes \(start)-\(content.count - 1)/\(content.count)")],
-                                body: content.subdata(in: start..<content.count), cutAfter: cut)
+                                body: content.subdata(in: start..<content.count), cutAfter: cut, trickle: trickle)
             }
-            return Response(status: 200, body: content, cutAfter: cut)
+            return Response(status: 200, body: content, cutAfter: cut, trickle: trickle)
         }
         // /ORG/NAME/resolve/REV/PATH
         let parts = path.dropFirst().split(separator: "/", maxSplits: 4, omittingEmptySubsequences: false)
