@@ -41,12 +41,28 @@ final class HubHTTPExchange: NSObject, URLSessionDataDelegate, @unchecked Sendab
         if let error = exchange.callbackError { throw error }
         if let error = exchange.transportError {
             let host = request.url.map { "\($0.scheme ?? "http")://\($0.host ?? "")" + ($0.port.map { ":\($0)" } ?? "") } ?? "?"
-            throw HubError.network("\(host): \(error.localizedDescription)")
+            throw HubError.network("\(host): \(describe(error))")
         }
         guard let response = exchange.response else {
             throw HubError.network("\(request.url?.absoluteString ?? "?"): no HTTP response")
         }
         return response
+    }
+
+    /// FoundationNetworking's localized descriptions are often just "The operation could not be completed".
+    static func describe(_ error: Error) -> String {
+        let code = (error as? URLError)?.code.rawValue ?? (error as NSError).code
+        switch code {
+        case NSURLErrorTimedOut: return "the request timed out"
+        case NSURLErrorCannotFindHost, NSURLErrorDNSLookupFailed: return "host not found (no network, or a wrong HF_ENDPOINT?)"
+        case NSURLErrorCannotConnectToHost: return "connection refused"
+        case NSURLErrorNetworkConnectionLost: return "the connection was lost"
+        case NSURLErrorNotConnectedToInternet: return "not connected to the internet"
+        case NSURLErrorSecureConnectionFailed, NSURLErrorServerCertificateUntrusted, NSURLErrorServerCertificateHasBadDate,
+             NSURLErrorServerCertificateNotYetValid, NSURLErrorServerCertificateHasUnknownRoot:
+            return "TLS connection failed (check the system certificates)"
+        default: return "\(error.localizedDescription) (code \(code))"
+        }
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,

@@ -136,7 +136,8 @@ final class HubClientTests: XCTestCase {
         XCTAssertTrue(fallback.events.contains { if case .usingCache = $0 { return true } else { return false } })
         // ...but not for a revision that was never fetched.
         XCTAssertThrowsError(try client().snapshot(repo: repoID, revision: "dev")) { error in
-            guard case .network = error as? HubError else { return XCTFail("\(error)") }
+            guard case let .network(message)? = error as? HubError else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("connection refused"), message)
         }
     }
 
