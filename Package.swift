@@ -50,6 +50,5 @@ let package = Package(
         .testTarget(name: "VibeVoiceModelTests", dependencies: ["VibeVoiceModel", "VibeVoiceAudio"]),
         .testTarget(name: "VibeVoiceAudioTests", dependencies: ["VibeVoiceAudio"]),
         .testTarget(name: "VibeVoiceCLITests", dependencies: ["VibeVoiceASR", "CSndfile"]),
-        .testTarget(name: "VibeVoiceHubTests", dependencies: ["VibeVoiceASR"]),
     ]
 )

@@ -16,6 +16,7 @@ enum CLIErrorReport {
         case let e as PromptBuilderError: return (2, e.description)
         case let e as TranscriberError: return (2, e.description)
         case let e as ModelLocatorError: return (2, e.description)
+        case let e as HubError: return (2, e.description)
         case let e as ModelRunError: return (3, e.description)
         case let e as CustomStringConvertible: return (3, e.description)
         default: return (3, String(describing: error))

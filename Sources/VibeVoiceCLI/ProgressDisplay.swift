@@ -69,6 +69,40 @@ final class ProgressDisplay: @unchecked Sendable {
         }
     }
 
+    /// Model download progress: bytes, rate and ETA per file.
+    func download(_ event: HubProgress) {
+        lock.lock(); defer { lock.unlock() }
+        switch event {
+        case let .resolving(repo):
+            stageStart = Date()
+            label = "download"
+            draw(fraction: nil, detail: "resolving \(repo)", force: true)
+        case let .file(name, index, count, _):
+            stageStart = Date()
+            label = "download \(index)/\(count) \(name)"
+            draw(fraction: 0, detail: "", force: true)
+        case let .bytes(_, done, total, rate):
+            let mb = 1_048_576.0
+            var detail = String(format: "%.1f", Double(done) / mb)
+            if let total { detail += String(format: "/%.1f", Double(total) / mb) }
+            detail += String(format: " MB, %.1f MB/s", rate / mb)
+            var fraction: Double? = nil
+            if let total, total > 0 {
+                fraction = Double(done) / Double(total)
+                if rate > 0 { detail += ", ETA " + Self.clock(Double(total - done) / rate) }
+            }
+            draw(fraction: fraction, detail: detail, noETA: true)
+        case .cached:
+            break
+        case let .usingCache(reason):
+            clearLine()
+            if interactive || verbose { Self.write("note: \(reason); using the cached copy\n") }
+        case let .done(url):
+            clearLine()
+            if verbose { Self.write("model: \(url.path)\n") }
+        }
+    }
+
     private static func name(of stage: TranscriptionStage) -> String {
         switch stage {
         case .audio: return "audio"
@@ -85,7 +119,7 @@ final class ProgressDisplay: @unchecked Sendable {
         }
     }
 
-    private func draw(fraction: Double?, detail: String, force: Bool = false) {
+    private func draw(fraction: Double?, detail: String, force: Bool = false, noETA: Bool = false) {
         guard interactive else { return }
         let now = Date()
         guard force || now.timeIntervalSince(lastDraw) >= 0.1 else { return }
@@ -98,7 +132,7 @@ final class ProgressDisplay: @unchecked Sendable {
             let width = 24
             let filled = Int(clamped * Double(width))
             bar = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
-            if clamped > 0.001 {
+            if clamped > 0.001 && !noETA {
                 eta = String(format: ", ETA %@", Self.clock(elapsed / clamped - elapsed))
             }
         }
