@@ -64,6 +64,9 @@ struct TranscribeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Threads for the kernels and BLAS (default: all cores).", valueName: "n"))
     var threads: Int?
 
+    @Flag(help: "Also stop at <|im_end|> (same transcript, one token sooner) instead of only <|endoftext|>.")
+    var stopAtImEnd = false
+
     @Flag(help: "Add σ-VAE noise to the acoustic latents, as the reference's default sampling does (seeded by --seed).")
     var acousticNoise = false
 
@@ -138,6 +141,7 @@ struct TranscribeCommand: ParsableCommand {
         options.topP = topP
         options.repetitionPenalty = repetitionPenalty
         options.seed = seed
+        options.stopAtImEnd = stopAtImEnd
         options.acousticNoiseSeed = acousticNoise ? seed : nil
         options.maxAudioSeconds = maxDuration
         options.maxSinglePassSeconds = maxSinglePass

@@ -100,4 +100,27 @@ final class ReferenceParityTests: XCTestCase {
         let (d, s) = maxAbsDiff(logits, ref)
         XCTAssertLessThan(d / s, 1e-4)
     }
+
+    /// The session behind loop recovery: after generating, it rewinds to the end of the prompt;
+    /// forcing the first k reference tokens as an assistant prefix continues with the rest of the
+    /// reference ids, and a plain second run repeats the first.
+    func testGenerationSessionRewindsAndContinuesFromAPrefix() throws {
+        let f = try ReferenceFixture("hf_inmemory_f32_long")
+        let model = try VibeVoiceASRModel(directory: f.modelDirectory)
+        var samples = f.floats("audio_raw")
+        LoudnessNormalizer.normalize(&samples)
+        let audio = try model.encodeAudio(samples)
+        let expected = f.ints("generated_ids")
+        let audioID = (f.meta["model"] as? [String: Any])?["audio_token_id"] as? Int
+        let options = GenerationOptions(maxNewTokens: expected.count, stopTokenIDs: [])
+        let session = try GenerationSession(model: model, promptIDs: f.ints("input_ids"), audio: audio,
+                                            audioTokenID: audioID, options: options)
+        XCTAssertEqual(session.generate(options: options).tokens, expected)
+        for k in [1, 10, 23] {
+            var rest = options
+            rest.maxNewTokens = expected.count - k
+            XCTAssertEqual(session.generate(prefix: Array(expected[0..<k]), options: rest).tokens, Array(expected[k...]), "k=\(k)")
+        }
+        XCTAssertEqual(session.generate(options: options).tokens, expected)
+    }
 }
