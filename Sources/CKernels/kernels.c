@@ -1,6 +1,7 @@
 #include "CKernels.h"
 #include <string.h>
 #include <math.h>
+#include <stdlib.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #define VV_X86 1
@@ -149,8 +150,67 @@ VV_AVX2 static void NAME(const T *w, const float *x, float *y, size_t cols, size
 
 #define VV_ID(v) (v)
 VV_MATVEC_AVX2(matvec_f32_avx2, float, _mm256_loadu_ps, VV_ID)
-VV_MATVEC_AVX2(matvec_bf16_avx2, uint16_t, load_bf16x8, bf16_to_f32)
 VV_MATVEC_AVX2(matvec_f16_avx2, uint16_t, load_f16x8, f16_to_f32)
+
+/* bf16: a 32-byte load of 16 weights is widened by interleaving with zeros (unpacklo/hi_epi16),
+ * which puts each bf16 in the high half of a 32-bit lane at no shift cost but permutes the order
+ * within each 128-bit lane: lo = w0-3,w8-11 and hi = w4-7,w12-15. x is permuted the same way
+ * once per call, so the dot products are unchanged. */
+VV_AVX2 static void matvec_bf16_avx2(const uint16_t *w, const float *x, float *y, size_t cols, size_t r0, size_t r1) {
+    size_t body = cols & ~(size_t)15;
+    float *xp = (float *)aligned_alloc(32, (body ? body : 16) * sizeof(float));
+    if (!xp) { matvec_bf16_scalar(w, x, y, cols, r0, r1); return; }
+    for (size_t k = 0; k < body; k += 16) {
+        for (int j = 0; j < 4; j++) {
+            xp[k + j] = x[k + j];           xp[k + 4 + j] = x[k + 8 + j];
+            xp[k + 8 + j] = x[k + 4 + j];   xp[k + 12 + j] = x[k + 12 + j];
+        }
+    }
+    const __m256i zero = _mm256_setzero_si256();
+    size_t r = r0;
+    for (; r + 4 <= r1; r += 4) {
+        const uint16_t *a = w + r * cols, *b = a + cols, *c = b + cols, *d = c + cols;
+        __m256 sa0 = _mm256_setzero_ps(), sa1 = _mm256_setzero_ps();
+        __m256 sb0 = _mm256_setzero_ps(), sb1 = _mm256_setzero_ps();
+        __m256 sc0 = _mm256_setzero_ps(), sc1 = _mm256_setzero_ps();
+        __m256 sd0 = _mm256_setzero_ps(), sd1 = _mm256_setzero_ps();
+        for (size_t k = 0; k < body; k += 16) {
+            __m256 xl = _mm256_load_ps(xp + k), xh = _mm256_load_ps(xp + k + 8);
+            __m256i va = _mm256_loadu_si256((const __m256i *)(a + k));
+            __m256i vb = _mm256_loadu_si256((const __m256i *)(b + k));
+            __m256i vc = _mm256_loadu_si256((const __m256i *)(c + k));
+            __m256i vd = _mm256_loadu_si256((const __m256i *)(d + k));
+            sa0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, va)), xl, sa0);
+            sa1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, va)), xh, sa1);
+            sb0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, vb)), xl, sb0);
+            sb1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, vb)), xh, sb1);
+            sc0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, vc)), xl, sc0);
+            sc1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, vc)), xh, sc1);
+            sd0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, vd)), xl, sd0);
+            sd1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, vd)), xh, sd1);
+        }
+        float ya = hsum256(_mm256_add_ps(sa0, sa1)), yb = hsum256(_mm256_add_ps(sb0, sb1));
+        float yc = hsum256(_mm256_add_ps(sc0, sc1)), yd = hsum256(_mm256_add_ps(sd0, sd1));
+        for (size_t k = body; k < cols; k++) {
+            ya += bf16_to_f32(a[k]) * x[k]; yb += bf16_to_f32(b[k]) * x[k];
+            yc += bf16_to_f32(c[k]) * x[k]; yd += bf16_to_f32(d[k]) * x[k];
+        }
+        y[r] = ya; y[r + 1] = yb; y[r + 2] = yc; y[r + 3] = yd;
+    }
+    for (; r < r1; r++) {
+        const uint16_t *a = w + r * cols;
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+        for (size_t k = 0; k < body; k += 16) {
+            __m256i va = _mm256_loadu_si256((const __m256i *)(a + k));
+            s0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, va)), _mm256_load_ps(xp + k), s0);
+            s1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, va)), _mm256_load_ps(xp + k + 8), s1);
+        }
+        float acc = hsum256(_mm256_add_ps(s0, s1));
+        for (size_t k = body; k < cols; k++) acc += bf16_to_f32(a[k]) * x[k];
+        y[r] = acc;
+    }
+    free(xp);
+}
 
 static int vv_has_avx2(void) {
     static int cached = -1;

@@ -15,22 +15,27 @@ public enum Benchmark {
         return nil
     }
 
-    /// Memory read bandwidth in bytes/s: threaded sums over a 512 MB buffer, best of 3.
+    /// Memory read bandwidth in bytes/s: a threaded f32 mat-vec over a 512 MB buffer, best of 3.
     public static func memoryReadBandwidth() -> Double {
-        let count = 128 << 20   // floats
-        let buf = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        matvecBandwidth(dtype: .f32)
+    }
+
+    /// Bytes/s a threaded mat-vec streams from a 512 MB weight of `dtype` ([rows, 3584]), best of 3.
+    public static func matvecBandwidth(dtype: DType) -> Double {
+        let bytes = 512 << 20
+        let cols = 3584
+        let rows = bytes / dtype.byteSize / cols
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: rows * cols * dtype.byteSize, alignment: 64)
         defer { buf.deallocate() }
-        buf.initialize(repeating: 1, count: count)
-        let ones = [Float](repeating: 1, count: 1024)
+        buf.initializeMemory(as: UInt8.self, repeating: 0x3c, count: rows * cols * dtype.byteSize)
+        let x = [Float](repeating: 1, count: cols)
+        let w = WeightTensor(dtype: dtype, shape: [rows, cols], data: UnsafeRawPointer(buf), owner: nil)
+        let linear = Linear(weight: w, bias: nil)
         var best = 0.0
         for _ in 0..<3 {
             let t = Date()
-            // A mat-vec over [count/1024, 1024] reads the whole buffer once.
-            let rows = count / 1024
-            let w = WeightTensor(dtype: .f32, shape: [rows, 1024], data: UnsafeRawPointer(buf), owner: nil)
-            _ = Linear(weight: w, bias: nil).forward(ones, rows: 1)
-            let s = Date().timeIntervalSince(t)
-            best = max(best, Double(count * 4) / s)
+            _ = linear.forward(x, rows: 1)
+            best = max(best, Double(rows * cols * dtype.byteSize) / Date().timeIntervalSince(t))
         }
         return best
     }
@@ -61,6 +66,7 @@ public enum Benchmark {
 extension Benchmark {
     public struct Report: Sendable {
         public var bandwidth: Double
+        public var bf16MatvecBandwidth: Double
         public var sgemm: Double
         public var loadSeconds: Double
         public var audioSeconds: Double
@@ -88,6 +94,7 @@ extension Benchmark {
                            log: (String) -> Void) throws -> Report {
         log("measuring memory bandwidth and sgemm rate ...")
         let bandwidth = memoryReadBandwidth()
+        let bf16Bandwidth = matvecBandwidth(dtype: .bf16)
         let sgemm = sgemmRate()
         log("loading \(modelDirectory.path) ...")
         var t = Date()
@@ -114,7 +121,7 @@ extension Benchmark {
         log("prefill of \(prompt.count) tokens and \(decodeTokens) decode steps ...")
         let result = try model.generate(promptIDs: prompt, audio: audio,
                                         options: GenerationOptions(maxNewTokens: decodeTokens + 1, stopTokenIDs: []))
-        return Report(bandwidth: bandwidth, sgemm: sgemm, loadSeconds: loadSeconds, audioSeconds: audioSeconds,
+        return Report(bandwidth: bandwidth, bf16MatvecBandwidth: bf16Bandwidth, sgemm: sgemm, loadSeconds: loadSeconds, audioSeconds: audioSeconds,
                       encodeSeconds: encodeSeconds, promptTokens: prompt.count, prefillSeconds: result.prefillSeconds,
                       decodeTokens: decodeTokens, decodeSeconds: result.decodeSeconds,
                       weightBytesPerToken: model.decoder.weightBytesPerToken,

@@ -36,6 +36,8 @@ struct BenchCommand: ParsableCommand {
         var lines: [String] = []
         lines.append(String(format: "threads                 %d (SIMD kernels: %@)", ComputeThreads.count, r.kernelsUseSIMD ? "on" : "off"))
         lines.append(String(format: "memory read bandwidth   %.1f GB/s", r.bandwidth / gb))
+        lines.append(String(format: "bf16 mat-vec stream     %.1f GB/s (%.2f of the f32 read bandwidth)", r.bf16MatvecBandwidth / gb,
+                            r.bf16MatvecBandwidth / r.bandwidth))
         lines.append(String(format: "sgemm rate              %.1f GFLOP/s", r.sgemm / gb))
         lines.append(String(format: "load                    %.2f s", r.loadSeconds))
         lines.append(String(format: "encode                  %.2f s for %.1f s of audio (%.3f s per audio second)",
