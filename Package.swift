@@ -49,6 +49,6 @@ let package = Package(
         .testTarget(name: "VibeVoiceComputeTests", dependencies: ["VibeVoiceCompute"]),
         .testTarget(name: "VibeVoiceModelTests", dependencies: ["VibeVoiceModel", "VibeVoiceAudio"]),
         .testTarget(name: "VibeVoiceAudioTests", dependencies: ["VibeVoiceAudio"]),
-        .testTarget(name: "VibeVoiceCLITests", dependencies: ["VibeVoiceASR", "CSndfile"]),
+        .testTarget(name: "VibeVoiceCLITests", dependencies: ["VibeVoiceASR", "VibeVoiceCompute", "CSndfile"]),
     ]
 )
