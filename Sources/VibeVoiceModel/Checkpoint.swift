@@ -1,4 +1,5 @@
 import Foundation
+import VibeVoiceJSON
 import VibeVoiceCompute
 
 /// A checkpoint directory: `config.json` plus safetensors weights (one file, or shards listed by
@@ -165,7 +166,7 @@ public final class Checkpoint: Sendable {
         }
         let root: JSONValue
         do {
-            root = try JSONParser.parse(data)
+            root = try JSONValue.parse(data)
         } catch {
             throw .malformedIndex(file: url.path, detail: "invalid JSON: \(error.description)")
         }

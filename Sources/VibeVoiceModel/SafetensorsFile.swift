@@ -1,4 +1,5 @@
 import Foundation
+import VibeVoiceJSON
 import VibeVoiceCompute
 #if canImport(Glibc)
 import Glibc
@@ -130,7 +131,7 @@ public final class SafetensorsFile: WeightStorageOwner, @unchecked Sendable {
         }
         let root: JSONValue
         do {
-            root = try JSONParser.parse(UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + headerLength)]))
+            root = try JSONValue.parse(UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + headerLength)]))
         } catch {
             throw .malformedHeader(file: file, detail: "invalid JSON: \(error.description) of the header")
         }
