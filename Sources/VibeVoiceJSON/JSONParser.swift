@@ -1,5 +1,10 @@
 import Foundation
 
+// One reader for every JSON file the engine loads: config.json, model.safetensors.index.json, safetensors headers
+// (straight from the memory map) and the 8 MB tokenizer.json. It builds Swift strings directly from the UTF-8 bytes
+// and keeps objects as member lists; Foundation's JSONSerialization takes about half a second on tokenizer.json
+// (bridging 450 000 strings to Foundation objects), this reader about 40 ms.
+
 /// What the parser accepts beyond strict RFC 8259, and its limits.
 public struct JSONParseOptions: Sendable, Equatable {
     /// Values nested deeper than this many levels are rejected (the top-level value is level 1), so recursion

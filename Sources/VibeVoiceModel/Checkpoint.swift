@@ -1,6 +1,6 @@
 import Foundation
-import VibeVoiceJSON
 import VibeVoiceCompute
+import VibeVoiceJSON
 
 /// A checkpoint directory: `config.json` plus safetensors weights (one file, or shards listed by
 /// `model.safetensors.index.json`), in either the transformers or the original layout. Tensors are looked up

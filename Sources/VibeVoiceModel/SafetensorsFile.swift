@@ -1,6 +1,6 @@
 import Foundation
-import VibeVoiceJSON
 import VibeVoiceCompute
+import VibeVoiceJSON
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
