@@ -1,5 +1,6 @@
 import Foundation
 import VibeVoiceCompute
+import VibeVoiceJSON
 
 /// A checkpoint directory: `config.json` plus safetensors weights (one file, or shards listed by
 /// `model.safetensors.index.json`), in either the transformers or the original layout. Tensors are looked up
@@ -165,7 +166,7 @@ public final class Checkpoint: Sendable {
         }
         let root: JSONValue
         do {
-            root = try JSONParser.parse(data)
+            root = try JSONValue.parse(data)
         } catch {
             throw .malformedIndex(file: url.path, detail: "invalid JSON: \(error.description)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import VibeVoiceJSON
 
 /// One causal convolutional speech encoder (acoustic or semantic; SPEC section 3).
 public struct SpeechEncoderConfig: Sendable, Equatable {
@@ -144,7 +145,7 @@ public struct VibeVoiceConfig: Sendable, Equatable {
     public init(jsonData: Data, source: String = "config.json") throws(ConfigError) {
         let root: JSONValue
         do {
-            root = try JSONParser.parse(jsonData)
+            root = try JSONValue.parse(jsonData)
         } catch {
             throw .malformedJSON(file: source, detail: error.description)
         }

@@ -1,13 +1,14 @@
 import Foundation
+import VibeVoiceJSON
 
 /// Typed, path-aware access to one JSON object of a config file. Every getter either returns a
 /// value of the requested type or throws a `ConfigError` naming the file and the dotted field path.
 struct ConfigReader {
     let file: String
     let path: String
-    let object: [String: JSONValue]
+    let object: JSONObject
 
-    init(file: String, path: String, object: [String: JSONValue]) {
+    init(file: String, path: String, object: JSONObject) {
         self.file = file
         self.path = path
         self.object = object

@@ -1,5 +1,6 @@
 import Foundation
 import VibeVoiceCompute
+import VibeVoiceJSON
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -130,7 +131,7 @@ public final class SafetensorsFile: WeightStorageOwner, @unchecked Sendable {
         }
         let root: JSONValue
         do {
-            root = try JSONParser.parse(UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + headerLength)]))
+            root = try JSONValue.parse(UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + headerLength)]))
         } catch {
             throw .malformedHeader(file: file, detail: "invalid JSON: \(error.description) of the header")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import VibeVoiceJSON
 
 /// A token from tokenizer.json's `added_tokens`, matched in the raw text before BPE.
 struct AddedToken: Sendable {
@@ -65,16 +66,19 @@ struct TokenizerDefinition {
         return (try parse(data: data, path: path), path)
     }
 
+    /// tokenizer.json is read leniently: a byte-order mark may precede the document, a repeated key is kept (lookups
+    /// answer the first) and a `\u` escape of a lone surrogate becomes U+FFFD. Strings must still be valid UTF-8.
+    static let jsonOptions = JSONParseOptions(maxDepth: 512, rejectDuplicateKeys: false, allowByteOrderMark: true,
+                                              replaceLoneSurrogates: true)
+
     static func parse(data: Data, path: String) throws -> TokenizerDefinition {
         let root: JSONValue
         do {
-            root = try data.withUnsafeBytes { raw in
-                try JSONValue.parse(raw.bindMemory(to: UInt8.self))
-            }
-        } catch let e as JSONValue.ParseError {
-            throw TokenizerError.malformedJSON(path: path, detail: "\(e.message) at byte \(e.offset)")
+            root = try JSONValue.parse(data, options: jsonOptions)
+        } catch {
+            throw TokenizerError.malformedJSON(path: path, detail: error.description)
         }
-        guard root.members != nil else {
+        guard root.object != nil else {
             throw TokenizerError.malformedJSON(path: path, detail: "the top level is not a JSON object")
         }
         var def = TokenizerDefinition()
@@ -90,7 +94,7 @@ struct TokenizerDefinition {
     }
 
     private mutating func readModel(_ value: JSONValue?, path: String) throws {
-        guard let model = value, model.members != nil else {
+        guard let model = value, model.object != nil else {
             throw TokenizerError.invalidField(path: path, field: "model", expected: "an object")
         }
         if let typeValue = model["type"], !typeValue.isNull {
@@ -101,7 +105,7 @@ struct TokenizerDefinition {
                 throw TokenizerError.unsupported(path: path, field: "model type", value: "\"\(type)\" (only BPE)")
             }
         }
-        guard let vocabMembers = model["vocab"]?.members else {
+        guard let vocabMembers = model["vocab"]?.object else {
             throw TokenizerError.invalidField(path: path, field: "model.vocab", expected: "an object of token -> id")
         }
         guard let merges = model["merges"]?.array else {

@@ -3,59 +3,11 @@ import VibeVoiceASR
 
 /// Runs the built `vibevoice-asr convert` on the transcript fixtures.
 final class ConvertCLITests: XCTestCase {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
     static let fixtures = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/transcripts")
 
-    /// The built tool sits next to the test bundle: on macOS the bundle is `debug/X.xctest`; on Linux,
-    /// Foundation reports the folder holding the test executable itself (`debug/`).
-    var binary: URL {
-        let bundle = Bundle(for: Self.self).bundleURL
-        let candidates = [bundle.deletingLastPathComponent().appendingPathComponent("vibevoice-asr"),
-                          bundle.appendingPathComponent("vibevoice-asr")]
-        let preferred = bundle.pathExtension == "xctest" ? candidates[0] : candidates[1]
-        return FileManager.default.isExecutableFile(atPath: preferred.path) ? preferred
-            : candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? preferred
-    }
-
     func fixture(_ name: String) -> URL { Self.fixtures.appendingPathComponent(name) }
-
-    func run(_ arguments: [String], stdin: String? = nil) throws -> Run {
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            XCTFail("vibevoice-asr is not built next to the test bundle at \(binary.path)")
-            throw CocoaError(.fileNoSuchFile)
-        }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                   stderr: String(decoding: e, as: UTF8.self))
-    }
-
-    func makeTempDir() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("convert-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        return dir
-    }
 
     // MARK: content
 
@@ -66,7 +18,7 @@ final class ConvertCLITests: XCTestCase {
             let text = try String(contentsOf: fixture(name), encoding: .utf8)
             let transcript = TranscriptReader.read(text)
             for format in OutputFormat.allCases {
-                let r = try run(["convert", fixture(name).path, "--to", format.rawValue])
+                let r = try CLIRunner.run(["convert", fixture(name).path, "--to", format.rawValue])
                 XCTAssertEqual(r.status, 0, "\(name) → \(format): \(r.stderr)")
                 let fileID = (name as NSString).deletingPathExtension
                 XCTAssertEqual(r.stdout, TranscriptRenderer.render(transcript, as: format, fileID: fileID),
@@ -76,7 +28,7 @@ final class ConvertCLITests: XCTestCase {
     }
 
     func testRawOutputToSRTGolden() throws {
-        let r = try run(["convert", fixture("meeting_raw.txt").path, "--to", "srt"])
+        let r = try CLIRunner.run(["convert", fixture("meeting_raw.txt").path, "--to", "srt"])
         XCTAssertEqual(r.status, 0)
         XCTAssertEqual(r.stderr, "")
         XCTAssertEqual(r.stdout, """
@@ -101,14 +53,14 @@ final class ConvertCLITests: XCTestCase {
     }
 
     func testRawOutputToJSONVTTAndRTTMGolden() throws {
-        let json = try run(["convert", fixture("librispeech_raw.txt").path, "--to", "json"])
+        let json = try CLIRunner.run(["convert", fixture("librispeech_raw.txt").path, "--to", "json"])
         XCTAssertEqual(json.stdout, """
         [
           {"start": 0.0, "end": 5.86, "speaker": 0, "text": "Mr. Quilter is the apostle of the middle classes, and we are glad to welcome his gospel."}
         ]
 
         """)
-        let vtt = try run(["convert", fixture("librispeech_raw.txt").path, "--to", "vtt"])
+        let vtt = try CLIRunner.run(["convert", fixture("librispeech_raw.txt").path, "--to", "vtt"])
         XCTAssertEqual(vtt.stdout, """
         WEBVTT
 
@@ -116,7 +68,8 @@ final class ConvertCLITests: XCTestCase {
         <v Speaker 0>Mr. Quilter is the apostle of the middle classes, and we are glad to welcome his gospel.
 
         """)
-        let rttm = try run(["convert", fixture("meeting_raw.txt").path, "--to", "rttm", "--file-id", "meeting42"])
+        let rttm = try CLIRunner.run(["convert", fixture("meeting_raw.txt").path, "--to", "rttm",
+                                      "--file-id", "meeting42"])
         XCTAssertEqual(rttm.stdout, """
         SPEAKER meeting42 1 0.000 4.200 <NA> <NA> speaker_0 <NA> <NA>
         SPEAKER meeting42 1 4.200 5.550 <NA> <NA> speaker_1 <NA> <NA>
@@ -124,13 +77,13 @@ final class ConvertCLITests: XCTestCase {
         SPEAKER meeting42 1 3599.500 5.630 <NA> <NA> speaker_1 <NA> <NA>
 
         """)
-        let text = try run(["convert", fixture("meeting_raw.txt").path, "--to", "text"])
+        let text = try CLIRunner.run(["convert", fixture("meeting_raw.txt").path, "--to", "text"])
         XCTAssertEqual(text.stdout,
                        "Welcome, everyone. Let's begin. Merci ! Grüße aus München, 你好。 [Music] Still here after an hour.\n")
     }
 
     func testSavedJSONAndVerboseJSONReadBack() throws {
-        let fromJSON = try run(["convert", fixture("meeting.json").path, "--to", "srt"])
+        let fromJSON = try CLIRunner.run(["convert", fixture("meeting.json").path, "--to", "srt"])
         XCTAssertEqual(fromJSON.status, 0)
         XCTAssertEqual(fromJSON.stdout, """
         1
@@ -144,32 +97,32 @@ final class ConvertCLITests: XCTestCase {
 
         """)
         // verbose_json → verbose_json keeps duration, tokens and prompt_tokens: the same file comes back.
-        let verbose = try run(["convert", fixture("meeting_verbose.json").path, "--to", "verbose_json"])
+        let verbose = try CLIRunner.run(["convert", fixture("meeting_verbose.json").path, "--to", "verbose_json"])
         XCTAssertEqual(verbose.status, 0)
         XCTAssertEqual(verbose.stdout, try String(contentsOf: fixture("meeting_verbose.json"), encoding: .utf8))
         // json → json is stable too.
-        let json = try run(["convert", fixture("meeting.json").path, "--to", "json"])
+        let json = try CLIRunner.run(["convert", fixture("meeting.json").path, "--to", "json"])
         XCTAssertEqual(json.stdout, try String(contentsOf: fixture("meeting.json"), encoding: .utf8))
     }
 
     func testTruncatedAndPlainOutputsWarnAndKeepWhatTheyCan() throws {
-        let t = try run(["convert", fixture("truncated_raw.txt").path, "--to", "text"])
+        let t = try CLIRunner.run(["convert", fixture("truncated_raw.txt").path, "--to", "text"])
         XCTAssertEqual(t.status, 0)
         XCTAssertEqual(t.stdout, "First part. Second part.\n")
         XCTAssertTrue(t.stderr.contains("cut short"), t.stderr)
-        let tv = try run(["convert", fixture("truncated_raw.txt").path, "--to", "verbose_json"])
+        let tv = try CLIRunner.run(["convert", fixture("truncated_raw.txt").path, "--to", "verbose_json"])
         XCTAssertTrue(tv.stdout.contains("\"truncated\": true"))
-        let p = try run(["convert", fixture("plain_raw.txt").path, "--to", "text"])
+        let p = try CLIRunner.run(["convert", fixture("plain_raw.txt").path, "--to", "text"])
         XCTAssertEqual(p.status, 0)
         XCTAssertEqual(p.stdout, "I cannot transcribe this audio.\n")
         XCTAssertTrue(p.stderr.contains("no segment list"), p.stderr)
-        let pj = try run(["convert", fixture("plain_raw.txt").path, "--to", "json"])
+        let pj = try CLIRunner.run(["convert", fixture("plain_raw.txt").path, "--to", "json"])
         XCTAssertEqual(pj.stdout, "[]\n")
     }
 
     func testStandardInput() throws {
         let raw = try String(contentsOf: fixture("meeting_raw.txt"), encoding: .utf8)
-        let r = try run(["convert", "-", "--to", "rttm"], stdin: raw)
+        let r = try CLIRunner.run(["convert", "-", "--to", "rttm"], stdin: Data(raw.utf8))
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.hasPrefix("SPEAKER audio 1 0.000 4.200 <NA> <NA> speaker_0 <NA> <NA>\n"), r.stdout)
         XCTAssertEqual(r.stdout.split(separator: "\n").count, 4)
@@ -178,10 +131,11 @@ final class ConvertCLITests: XCTestCase {
     // MARK: files
 
     func testOutputFileIsWrittenWholeWithNoTemporaryLeft() throws {
-        let dir = try makeTempDir()
+        let dir = try CLIRunner.makeTempDir(self)
         let out = dir.appendingPathComponent("meeting.vtt")
         try "old content".write(to: out, atomically: true, encoding: .utf8)
-        let r = try run(["convert", fixture("meeting_raw.txt").path, "--output", out.path])   // format from extension
+        // The format comes from the extension.
+        let r = try CLIRunner.run(["convert", fixture("meeting_raw.txt").path, "--output", out.path])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout, "")
         let written = try String(contentsOf: out, encoding: .utf8)
@@ -192,42 +146,44 @@ final class ConvertCLITests: XCTestCase {
     // MARK: errors
 
     func testMissingInputIsAUsageErrorAndWritesNothing() throws {
-        let dir = try makeTempDir()
+        let dir = try CLIRunner.makeTempDir(self)
         let out = dir.appendingPathComponent("out.srt")
-        let r = try run(["convert", dir.appendingPathComponent("nope.txt").path, "--to", "srt", "-o", out.path])
+        let r = try CLIRunner.run(["convert", dir.appendingPathComponent("nope.txt").path, "--to", "srt",
+                                   "-o", out.path])
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("nope.txt"), r.stderr)
         XCTAssertTrue(r.stderr.contains("does not exist"), r.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
-        let d = try run(["convert", dir.path, "--to", "srt"])
+        let d = try CLIRunner.run(["convert", dir.path, "--to", "srt"])
         XCTAssertEqual(d.status, 1)
         XCTAssertTrue(d.stderr.contains("directory"), d.stderr)
     }
 
     func testUnknownFormatListsTheFormatsAndWritesNothing() throws {
-        let dir = try makeTempDir()
+        let dir = try CLIRunner.makeTempDir(self)
         let out = dir.appendingPathComponent("out.txt")
-        let r = try run(["convert", fixture("meeting_raw.txt").path, "--to", "docx", "--output", out.path])
+        let r = try CLIRunner.run(["convert", fixture("meeting_raw.txt").path, "--to", "docx", "--output", out.path])
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("'docx'"), r.stderr)
         XCTAssertTrue(r.stderr.contains("json, verbose_json, text, srt, vtt, rttm"), r.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
         // No --to and an output extension that names no format.
-        let n = try run(["convert", fixture("meeting_raw.txt").path, "--output", dir.appendingPathComponent("out.bin").path])
+        let n = try CLIRunner.run(["convert", fixture("meeting_raw.txt").path,
+                                   "--output", dir.appendingPathComponent("out.bin").path])
         XCTAssertEqual(n.status, 1)
         XCTAssertTrue(n.stderr.contains("--to"), n.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
     }
 
     func testNeverOverwritesTheInput() throws {
-        let dir = try makeTempDir()
+        let dir = try CLIRunner.makeTempDir(self)
         let input = dir.appendingPathComponent("saved.json")
         let original = try String(contentsOf: fixture("meeting.json"), encoding: .utf8)
         try original.write(to: input, atomically: true, encoding: .utf8)
         let link = dir.appendingPathComponent("link.json")
         try FileManager.default.createSymbolicLink(at: link, withDestinationURL: input)
         for target in [input.path, dir.path + "/./saved.json", link.path] {
-            let r = try run(["convert", input.path, "--to", "srt", "--output", target])
+            let r = try CLIRunner.run(["convert", input.path, "--to", "srt", "--output", target])
             XCTAssertEqual(r.status, 1, target)
             XCTAssertTrue(r.stderr.contains("is the input file"), r.stderr)
             XCTAssertEqual(try String(contentsOf: input, encoding: .utf8), original)
@@ -236,25 +192,25 @@ final class ConvertCLITests: XCTestCase {
     }
 
     func testMissingOutputFolderIsAUsageError() throws {
-        let dir = try makeTempDir()
-        let r = try run(["convert", fixture("meeting_raw.txt").path, "--to", "srt",
-                         "--output", dir.appendingPathComponent("no/such/dir/out.srt").path])
+        let dir = try CLIRunner.makeTempDir(self)
+        let r = try CLIRunner.run(["convert", fixture("meeting_raw.txt").path, "--to", "srt",
+                                   "--output", dir.appendingPathComponent("no/such/dir/out.srt").path])
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("does not exist"), r.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
     }
 
     func testNotUTF8InputIsAUsageError() throws {
-        let dir = try makeTempDir()
+        let dir = try CLIRunner.makeTempDir(self)
         let input = dir.appendingPathComponent("binary.txt")
         try Data([0xFF, 0xFE, 0x00, 0xC3, 0x28]).write(to: input)
-        let r = try run(["convert", input.path, "--to", "json"])
+        let r = try CLIRunner.run(["convert", input.path, "--to", "json"])
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("not UTF-8"), r.stderr)
     }
 
     func testHelp() throws {
-        let r = try run(["convert", "--help"])
+        let r = try CLIRunner.run(["convert", "--help"])
         XCTAssertEqual(r.status, 0)
         XCTAssertTrue(r.stdout.contains("--to <format>"), r.stdout)
     }

@@ -5,16 +5,6 @@ import XCTest
 final class TokenizeCLITests: XCTestCase {
     static let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The binary sits in the products directory next to the test bundle.
-    static let binary: URL? = {
-        let candidates = [
-            Bundle(for: TokenizeCLITests.self).bundleURL.deletingLastPathComponent(),
-            Bundle.main.bundleURL,
-            Bundle.main.bundleURL.deletingLastPathComponent(),
-        ].map { $0.appendingPathComponent("vibevoice-asr") }
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }()
-
     /// The Qwen2.5 tokenizer.json fixture, unpacked once into the temporary directory (keyed by the archive's
     /// size and date, moved into place atomically) and reused by later runs.
     static let tokenizerPath: String? = {
@@ -44,35 +34,10 @@ final class TokenizeCLITests: XCTestCase {
         return out.path
     }()
 
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    func run(_ arguments: [String], stdin: Data = Data()) throws -> Result {
-        let binary = try XCTUnwrap(Self.binary, "vibevoice-asr not found next to the test bundle (swift build first)")
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = arguments
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        p.standardError = errors
-        try p.run()
-        input.fileHandleForWriting.write(stdin)
-        try input.fileHandleForWriting.close()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-                      stderr: String(decoding: err, as: UTF8.self))
-    }
-
     func tokenizer() throws -> String { try XCTUnwrap(Self.tokenizerPath, "cannot unpack the tokenizer fixture") }
 
     func testPromptPrintsSpecIDs() throws {
-        let r = try run(["prompt", "--tokenizer", tokenizer(), "--samples", "140640"])
+        let r = try CLIRunner.run(["prompt", "--tokenizer", tokenizer(), "--samples", "140640"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let expected = "[151644,8948,198,2610,525,264,10950,17847,429,1356,55136,7699,1946,1119,1467,2550,304,4718,3561,"
             + "13,151645,198,151644,872,198,151646," + String(repeating: "151648,", count: 44)
@@ -82,15 +47,18 @@ final class TokenizeCLITests: XCTestCase {
     }
 
     func testPromptWithContext() throws {
-        let plain = try run(["prompt", "--tokenizer", tokenizer(), "--samples", "140640"])
-        let blank = try run(["prompt", "--tokenizer", tokenizer(), "--samples", "140640", "--context", "  \n "])
+        let plain = try CLIRunner.run(["prompt", "--tokenizer", tokenizer(), "--samples", "140640"])
+        let blank = try CLIRunner.run(["prompt", "--tokenizer", tokenizer(), "--samples", "140640",
+                                       "--context", "  \n "])
         XCTAssertEqual(blank.stdout, plain.stdout)
-        let withContext = try run(["prompt", "--tokenizer", tokenizer(), "--samples", "140640", "--context", " Quilter "])
+        let withContext = try CLIRunner.run(["prompt", "--tokenizer", tokenizer(), "--samples", "140640",
+                                             "--context", " Quilter "])
         XCTAssertEqual(withContext.status, 0, withContext.stderr)
         XCTAssertNotEqual(withContext.stdout, plain.stdout)
         let ids = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(withContext.stdout.utf8)) as? [Int])
         // Decode it back through the CLI: the context is in the text, trimmed.
-        let text = try run(["tokenize", "--tokenizer", tokenizer(), "--decode"], stdin: Data(withContext.stdout.utf8))
+        let text = try CLIRunner.run(["tokenize", "--tokenizer", tokenizer(), "--decode"],
+                                     stdin: Data(withContext.stdout.utf8))
         XCTAssertEqual(text.status, 0, text.stderr)
         XCTAssertTrue(text.stdout.contains("This is a 5.86 seconds audio, with extra info: Quilter\n\nPlease transcribe"),
                       text.stdout)
@@ -98,45 +66,46 @@ final class TokenizeCLITests: XCTestCase {
     }
 
     func testEncodeAndDecode() throws {
-        let enc = try run(["tokenize", "--tokenizer", tokenizer()], stdin: Data("Hello world<|im_end|>".utf8))
+        let enc = try CLIRunner.run(["tokenize", "--tokenizer", tokenizer()], stdin: Data("Hello world<|im_end|>".utf8))
         XCTAssertEqual(enc.status, 0, enc.stderr)
         XCTAssertEqual(enc.stdout, "[9707,1879,151645]\n")
-        let cjk = try run(["tokenize", "--tokenizer", tokenizer()], stdin: Data("你好\n".utf8))
+        let cjk = try CLIRunner.run(["tokenize", "--tokenizer", tokenizer()], stdin: Data("你好\n".utf8))
         XCTAssertEqual(cjk.stdout, "[108386,198]\n")
         // A leading byte-order mark is text like any other (U+FEFF is token 3225 here).
-        let bom = try run(["tokenize", "--tokenizer", tokenizer()], stdin: Data("\u{FEFF}bom at start".utf8))
+        let bom = try CLIRunner.run(["tokenize", "--tokenizer", tokenizer()], stdin: Data("\u{FEFF}bom at start".utf8))
         XCTAssertEqual(bom.stdout, "[3225,65,316,518,1191]\n")
-        let empty = try run(["tokenize", "--tokenizer", tokenizer()])
+        let empty = try CLIRunner.run(["tokenize", "--tokenizer", tokenizer()])
         XCTAssertEqual(empty.stdout, "[]\n")
 
-        let dec = try run(["tokenize", "--tokenizer", tokenizer(), "--decode"],
-                          stdin: Data(" [151644, 77091, 198, 9707,1879 ,151645]\n".utf8))
+        let dec = try CLIRunner.run(["tokenize", "--tokenizer", tokenizer(), "--decode"],
+                                    stdin: Data(" [151644, 77091, 198, 9707,1879 ,151645]\n".utf8))
         XCTAssertEqual(dec.status, 0, dec.stderr)
         XCTAssertEqual(dec.stdout, "<|im_start|>assistant\nHello world<|im_end|>\n")
-        let skip = try run(["tokenize", "--tokenizer", tokenizer(), "--decode", "--skip-special-tokens"],
-                           stdin: Data("[151644,77091,198,9707,1879,151645,160,999999]".utf8))
+        let skip = try CLIRunner.run(["tokenize", "--tokenizer", tokenizer(), "--decode", "--skip-special-tokens"],
+                                     stdin: Data("[151644,77091,198,9707,1879,151645,160,999999]".utf8))
         XCTAssertEqual(skip.status, 0, skip.stderr)
         XCTAssertEqual(skip.stdout, "assistant\nHello world\u{FFFD}\n")
     }
 
     func testBadInputIsAUsageError() throws {
         for bad in ["hello", "[1,2", "[1.5]", "[\"a\"]", "{}", "[1,]", "[1] x", ""] {
-            let r = try run(["tokenize", "--tokenizer", tokenizer(), "--decode"], stdin: Data(bad.utf8))
+            let r = try CLIRunner.run(["tokenize", "--tokenizer", tokenizer(), "--decode"], stdin: Data(bad.utf8))
             XCTAssertEqual(r.status, 1, "input \(bad)")
             XCTAssertTrue(r.stderr.contains("JSON array of integer token ids"), r.stderr)
             XCTAssertEqual(r.stdout, "")
         }
-        let notUTF8 = try run(["tokenize", "--tokenizer", tokenizer()], stdin: Data([0x61, 0xFF, 0xFE]))
+        let notUTF8 = try CLIRunner.run(["tokenize", "--tokenizer", tokenizer()], stdin: Data([0x61, 0xFF, 0xFE]))
         XCTAssertEqual(notUTF8.status, 1)
         XCTAssertTrue(notUTF8.stderr.contains("UTF-8"), notUTF8.stderr)
-        let misplaced = try run(["tokenize", "--tokenizer", tokenizer(), "--skip-special-tokens"], stdin: Data("a".utf8))
+        let misplaced = try CLIRunner.run(["tokenize", "--tokenizer", tokenizer(), "--skip-special-tokens"],
+                                          stdin: Data("a".utf8))
         XCTAssertEqual(misplaced.status, 1)
         XCTAssertTrue(misplaced.stderr.contains("--decode"), misplaced.stderr)
     }
 
     func testPromptRejectsBadSampleCounts() throws {
         for n in ["--samples=-1", "--samples=99999999999"] {
-            let r = try run(["prompt", "--tokenizer", tokenizer(), n])
+            let r = try CLIRunner.run(["prompt", "--tokenizer", tokenizer(), n])
             XCTAssertEqual(r.status, 1, n)
             XCTAssertTrue(r.stderr.contains("--samples must be between"), r.stderr)
         }
@@ -145,7 +114,7 @@ final class TokenizeCLITests: XCTestCase {
     func testMissingTokenizerSaysWhatIsNeeded() throws {
         for args in [["tokenize", "--tokenizer", "/nonexistent/model"],
                      ["prompt", "--tokenizer", "/nonexistent/model", "--samples", "1"]] {
-            let r = try run(args, stdin: Data("x".utf8))
+            let r = try CLIRunner.run(args, stdin: Data("x".utf8))
             XCTAssertNotEqual(r.status, 0)
             XCTAssertTrue(r.stderr.contains("tokenizer.json"), r.stderr)
             XCTAssertTrue(r.stderr.contains("--tokenizer"), r.stderr)

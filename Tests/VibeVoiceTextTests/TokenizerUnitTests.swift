@@ -176,46 +176,6 @@ final class TokenizerUnitTests: XCTestCase {
     }
 }
 
-/// The tokenizer.json reader.
-final class TokenizerJSONReaderTests: XCTestCase {
-    private func parse(_ text: String) throws -> JSONValue {
-        try Array(text.utf8).withUnsafeBufferPointer { try JSONValue.parse($0) }
-    }
-
-    func testValuesAndEscapes() throws {
-        let v = try parse(#"""
-            {"a": "x\u00e9\ud83d\ude00\n\"\\\/", "b": [1, -2, 3.5, 4e1, true, false, null], "c": {}, "d": [],
-             "e": "\ud800 lone", "f": "ünïcödé 你好"}
-            """#)
-        XCTAssertEqual(v["a"]?.string, "x\u{e9}\u{1F600}\n\"\\/")
-        let b = try XCTUnwrap(v["b"]?.array)
-        XCTAssertEqual(b.count, 7)
-        XCTAssertEqual(b[0].int, 1)
-        XCTAssertEqual(b[1].int, -2)
-        XCTAssertNil(b[2].int)
-        XCTAssertEqual(b[3].int, 40)
-        XCTAssertEqual(b[4].bool, true)
-        XCTAssertEqual(b[5].bool, false)
-        XCTAssertTrue(b[6].isNull)
-        XCTAssertEqual(v["c"]?.members?.count, 0)
-        XCTAssertEqual(v["d"]?.array?.count, 0)
-        XCTAssertEqual(v["e"]?.string, "\u{FFFD} lone")
-        XCTAssertEqual(v["f"]?.string, "ünïcödé 你好")
-        XCTAssertNil(v["missing"])
-        // A byte-order mark before the document is accepted; one inside a string is kept.
-        XCTAssertEqual(try parse("\u{FEFF}[\"\u{FEFF}x\"]").array?.first?.string, "\u{FEFF}x")
-    }
-
-    func testErrorsGiveOffsets() {
-        for (text, offset) in [("{\"a\" 1}", 5), ("[1,", 3), ("[1 2]", 3), ("\"abc", 4), ("[tru]", 1), ("{} x", 3),
-                               ("[\"\\q\"]", 4), ("-", 0)] {
-            XCTAssertThrowsError(try parse(text), text) { e in
-                XCTAssertEqual((e as? JSONValue.ParseError)?.offset, offset, text)
-            }
-        }
-    }
-}
-
 final class TokenStreamDecoderTests: XCTestCase {
     func testIncompleteSuffixLength() {
         let cases: [([UInt8], Int)] = [
