@@ -1,4 +1,6 @@
 import Foundation
+import VibeVoiceAudio
+import VibeVoiceModel
 
 /// One engine fixture made by scripts/make_engine_fixtures.py with transformers 5.23.0:
 /// a tiny checkpoint under `model/` and the reference's outputs in `reference.safetensors`.
@@ -26,6 +28,22 @@ struct ReferenceFixture {
     }
 
     func floats(_ key: String) -> [Float] { floats[key]?.values ?? [] }
+
+    /// The clip after loudness normalisation (what the encoders receive, before padding).
+    var normalizedAudio: [Float] {
+        var samples = floats("audio_raw")
+        LoudnessNormalizer.normalize(&samples)
+        return samples
+    }
+
+    /// The tiny tokenizer's `<|box_start|>` id (the audio slot), recorded in meta.json.
+    var audioTokenID: Int? { (meta["model"] as? [String: Any])?["audio_token_id"] as? Int }
+
+    /// The fixture's model loaded from its files, and its encoded audio.
+    func loadModelAndAudio() throws -> (VibeVoiceASRModel, AudioFeatures) {
+        let model = try VibeVoiceASRModel(directory: modelDirectory)
+        return (model, try model.encodeAudio(normalizedAudio))
+    }
     func shape(_ key: String) -> [Int] { floats[key]?.shape ?? [] }
     func ints(_ key: String) -> [Int] { ints[key] ?? [] }
 

@@ -13,8 +13,7 @@ final class ReferenceParityTests: XCTestCase {
     func testLoudnessNormalisationAndPaddingMatchReference() throws {
         for name in ReferenceFixture.caseNames {
             let f = try ReferenceFixture(name)
-            var samples = f.floats("audio_raw")
-            LoudnessNormalizer.normalize(&samples)
+            let samples = f.normalizedAudio
             let ref = f.floats("input_values")
             XCTAssertEqual(ref.count, (samples.count + 3199) / 3200 * 3200, name)
             let (d, s) = maxAbsDiff(samples, Array(ref[0..<samples.count]))
@@ -27,10 +26,7 @@ final class ReferenceParityTests: XCTestCase {
     func testEncodersProjectorLogitsAndGreedyTokensMatchReference() throws {
         for name in ReferenceFixture.caseNames {
             let f = try ReferenceFixture(name)
-            let model = try VibeVoiceASRModel(directory: f.modelDirectory)
-            var samples = f.floats("audio_raw")
-            LoudnessNormalizer.normalize(&samples)
-            let audio = try model.encodeAudio(samples)
+            let (model, audio) = try f.loadModelAndAudio()
             XCTAssertEqual(audio.frames, f.shape("acoustic_latents")[0], name)
 
             for (key, ours) in [("acoustic_latents", audio.acousticLatents), ("semantic_latents", audio.semanticLatents),
@@ -42,7 +38,7 @@ final class ReferenceParityTests: XCTestCase {
 
             let ids = f.ints("input_ids")
             let modelMeta = f.meta["model"] as? [String: Any] ?? [:]
-            let audioID = modelMeta["audio_token_id"] as? Int
+            let audioID = f.audioTokenID
             let logits = try model.promptLogits(promptIDs: ids, audio: audio, audioTokenID: audioID)
             let (d, s) = maxAbsDiff(logits, f.floats("prompt_logits"))
             print("[\(name)] prompt logits max |diff| \(d) (scale \(s), relative \(d / s))")
@@ -61,8 +57,7 @@ final class ReferenceParityTests: XCTestCase {
     func testChunkedEncodingEqualsOnePass() throws {
         let f = try ReferenceFixture("hf_inmemory_f32_long")
         let model = try VibeVoiceASRModel(directory: f.modelDirectory)
-        var samples = f.floats("audio_raw")
-        LoudnessNormalizer.normalize(&samples)
+        var samples = f.normalizedAudio
         samples += [Float](repeating: 0, count: (samples.count + 3199) / 3200 * 3200 - samples.count)
         let whole = model.acousticEncoder.encode(samples, chunkSize: samples.count)
         for chunk in [3200, 9600, 32000] {
@@ -77,12 +72,9 @@ final class ReferenceParityTests: XCTestCase {
     /// position (so it grows repeatedly) gives the reference's last-position logits.
     func testTokenByTokenPrefillWithGrowingCacheMatchesReference() throws {
         let f = try ReferenceFixture("hf_bf16_chunked")
-        let model = try VibeVoiceASRModel(directory: f.modelDirectory)
-        var samples = f.floats("audio_raw")
-        LoudnessNormalizer.normalize(&samples)
-        let audio = try model.encodeAudio(samples)
+        let (model, audio) = try f.loadModelAndAudio()
         let ids = f.ints("input_ids")
-        let audioID = (f.meta["model"] as? [String: Any])?["audio_token_id"] as? Int
+        let audioID = f.audioTokenID
         var x = try model.fusedEmbeddings(promptIDs: ids, audio: audio, audioTokenID: audioID)
         let h = model.config.decoder.hiddenSize
         let vocab = model.config.decoder.vocabSize
@@ -106,12 +98,9 @@ final class ReferenceParityTests: XCTestCase {
     /// reference ids, and a plain second run repeats the first.
     func testGenerationSessionRewindsAndContinuesFromAPrefix() throws {
         let f = try ReferenceFixture("hf_inmemory_f32_long")
-        let model = try VibeVoiceASRModel(directory: f.modelDirectory)
-        var samples = f.floats("audio_raw")
-        LoudnessNormalizer.normalize(&samples)
-        let audio = try model.encodeAudio(samples)
+        let (model, audio) = try f.loadModelAndAudio()
         let expected = f.ints("generated_ids")
-        let audioID = (f.meta["model"] as? [String: Any])?["audio_token_id"] as? Int
+        let audioID = f.audioTokenID
         let options = GenerationOptions(maxNewTokens: expected.count, stopTokenIDs: [])
         let session = try GenerationSession(model: model, promptIDs: f.ints("input_ids"), audio: audio,
                                             audioTokenID: audioID, options: options)
