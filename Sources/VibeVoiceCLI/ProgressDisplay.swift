@@ -11,6 +11,8 @@ import Darwin
 final class ProgressDisplay: @unchecked Sendable {
     let interactive: Bool
     let verbose: Bool
+    /// Notes (windows, loop recoveries) go to stderr unless quiet, terminal or not.
+    let notes: Bool
     private let lock = NSLock()
     private var stageStart = Date()
     private var lastDraw = Date.distantPast
@@ -20,16 +22,23 @@ final class ProgressDisplay: @unchecked Sendable {
     init(quiet: Bool, verbose: Bool) {
         self.interactive = !quiet && isatty(STDERR_FILENO) == 1
         self.verbose = verbose && !quiet
+        self.notes = !quiet
     }
 
     static func write(_ s: String) {
         FileHandle.standardError.write(Data(s.utf8))
     }
 
+    /// Removes the progress line (before other output on stderr).
+    func clear() {
+        lock.lock(); defer { lock.unlock() }
+        clearLine()
+    }
+
     func message(_ text: String) {
         lock.lock(); defer { lock.unlock() }
         clearLine()
-        if interactive || verbose { Self.write(text + "\n") }
+        if notes { Self.write(text + "\n") }
     }
 
     func handle(_ event: TranscriptionEvent) {
@@ -54,12 +63,12 @@ final class ProgressDisplay: @unchecked Sendable {
             break
         case let .loopRecovered(attempt, kept):
             clearLine()
-            if verbose || interactive {
+            if notes {
                 Self.write("repetition loop detected: resumed after \(kept) complete segment(s) (recovery \(attempt))\n")
             }
         case let .window(index, count, start, end):
             clearLine()
-            if verbose || interactive {
+            if notes {
                 Self.write(String(format: "window %d/%d: %@ to %@ (speaker ids restart in each window)\n",
                                   index, count, Self.clock(start), Self.clock(end)))
             }

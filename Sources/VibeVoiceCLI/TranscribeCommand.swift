@@ -154,7 +154,7 @@ struct TranscribeCommand: ParsableCommand {
             } catch {
                 if inputs.count == 1 { throw error }
                 let (_, message) = CLIErrorReport.describe(error)
-                display.message("")
+                display.clear()
                 FileHandle.standardError.write(Data("error: \(input): \(message)\n".utf8))
                 failures.append((input, error))
             }
