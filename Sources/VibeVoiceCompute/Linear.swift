@@ -28,16 +28,17 @@ public struct Linear: @unchecked Sendable {
         let ldy = ldy ?? outFeatures
         if rows == 1 {
             matvec(x, into: y)
+            if let bias { for o in 0..<outFeatures { y[o] += bias[o] } }
         } else if rows > 1 {
-            gemm(x, rows: rows, into: y, ldy: ldy)
-        }
-        if let bias {
-            bias.withUnsafeBufferPointer { b in
-                for r in 0..<rows {
-                    let row = y + r * ldy
-                    for o in 0..<outFeatures { row[o] += b[o] }
+            // Rows start as the bias and sgemm accumulates onto them (beta = 1): one pass fewer.
+            if let bias {
+                bias.withUnsafeBufferPointer { b in
+                    Parallel.forRanges(rows, minChunk: 256) { r0, r1 in
+                        for r in r0..<r1 { (y + r * ldy).update(from: b.baseAddress!, count: outFeatures) }
+                    }
                 }
             }
+            gemm(x, rows: rows, into: y, ldy: ldy, accumulate: bias != nil)
         }
     }
 
@@ -67,11 +68,13 @@ public struct Linear: @unchecked Sendable {
         }
     }
 
-    private func gemm(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int) {
+    private func gemm(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+                      accumulate: Bool) {
         let k = inFeatures
+        let beta: Float = accumulate ? 1 : 0
         if weight.dtype == .f32 {
             BLAS.gemmNT(m: rows, n: outFeatures, k: k, a: x, lda: k,
-                        b: weight.data.assumingMemoryBound(to: Float.self), ldb: k, c: y, ldc: ldy)
+                        b: weight.data.assumingMemoryBound(to: Float.self), ldb: k, c: y, ldc: ldy, beta: beta)
             return
         }
         let tileRows = max(16, min(outFeatures, Linear.tileElements / max(1, k)))
@@ -81,7 +84,7 @@ public struct Linear: @unchecked Sendable {
         while o0 < outFeatures {
             let n = min(tileRows, outFeatures - o0)
             widenRows(o0, n, into: tile)
-            BLAS.gemmNT(m: rows, n: n, k: k, a: x, lda: k, b: tile, ldb: k, c: y + o0, ldc: ldy)
+            BLAS.gemmNT(m: rows, n: n, k: k, a: x, lda: k, b: tile, ldb: k, c: y + o0, ldc: ldy, beta: beta)
             o0 += n
         }
     }

@@ -6,13 +6,15 @@ public enum Ops {
     /// `out` may alias `x`.
     public static func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, dim: Int, weight: UnsafePointer<Float>,
                                eps: Float, into out: UnsafeMutablePointer<Float>) {
-        for r in 0..<rows {
-            let xr = x + r * dim
-            let orow = out + r * dim
-            var ss: Float = 0
-            for i in 0..<dim { ss += xr[i] * xr[i] }
-            let scale = 1 / (ss / Float(dim) + eps).squareRoot()
-            for i in 0..<dim { orow[i] = weight[i] * (xr[i] * scale) }
+        Parallel.forRanges(rows, minChunk: max(1, 16384 / max(1, dim))) { r0, r1 in
+            for r in r0..<r1 {
+                let xr = x + r * dim
+                let orow = out + r * dim
+                var ss: Float = 0
+                for i in 0..<dim { ss += xr[i] * xr[i] }
+                let scale = 1 / (ss / Float(dim) + eps).squareRoot()
+                for i in 0..<dim { orow[i] = weight[i] * (xr[i] * scale) }
+            }
         }
     }
 

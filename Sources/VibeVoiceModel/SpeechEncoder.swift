@@ -134,9 +134,13 @@ struct CausalConv1d: Sendable {
             t0 += n
         }
         bias.withUnsafeBufferPointer { b in
-            for t in 0..<tOut {
-                let row = o + t * outChannels
-                for ch in 0..<outChannels { row[ch] += b[ch] }
+            let b0 = b.baseAddress!
+            let c = outChannels
+            Parallel.forRanges(tOut, minChunk: max(1, 16384 / c)) { t0, t1 in
+                for t in t0..<t1 {
+                    let row = o + t * c
+                    for ch in 0..<c { row[ch] += b0[ch] }
+                }
             }
         }
     }
@@ -178,10 +182,13 @@ struct ConvNeXtBlock: Sendable {
         x.withUnsafeMutableBufferPointer { xp in
             mixed.withUnsafeBufferPointer { mp in
                 gamma.withUnsafeBufferPointer { g in
-                    for r in 0..<t {
-                        let xr = xp.baseAddress! + r * d
-                        let mr = mp.baseAddress! + r * d
-                        for c in 0..<d { xr[c] += g[c] * mr[c] }
+                    let x0 = xp.baseAddress!, m0 = mp.baseAddress!, g0 = g.baseAddress!
+                    Parallel.forRanges(t, minChunk: max(1, 16384 / d)) { r0, r1 in
+                        for r in r0..<r1 {
+                            let xr = x0 + r * d
+                            let mr = m0 + r * d
+                            for c in 0..<d { xr[c] += g0[c] * mr[c] }
+                        }
                     }
                 }
             }
