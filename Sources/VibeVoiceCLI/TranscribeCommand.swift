@@ -129,6 +129,17 @@ struct TranscribeCommand: ParsableCommand {
             }
         }
 
+        // Decode the first input before the model is resolved, so bad audio fails at once rather
+        // than after a download or a load.
+        var firstSignal: AudioSignal?
+        var firstError: Error?
+        do {
+            firstSignal = try decodeAudio(inputs[0], display: display)
+        } catch {
+            if inputs.count == 1 { throw error }
+            firstError = error
+        }
+
         let loadStart = Date()
         let modelDir = try ModelLocator.resolve(model, revision: revision, display: display)
         let tokenizerURL = tokenizer.map { URL(fileURLWithPath: $0) }
@@ -143,19 +154,28 @@ struct TranscribeCommand: ParsableCommand {
         options.seed = seed
         options.stopAtImEnd = stopAtImEnd
         options.acousticNoiseSeed = acousticNoise ? seed : nil
-        options.maxAudioSeconds = maxDuration
         options.maxSinglePassSeconds = maxSinglePass
         options.loopRecovery = !noLoopRecovery
 
         var failures: [(String, Error)] = []
-        for input in inputs {
+        for (i, input) in inputs.enumerated() {
             do {
-                try transcribeOne(input, transcriber: transcriber, options: options, formats: formats, display: display)
+                let signal: AudioSignal
+                if i == 0 {
+                    if let firstError { throw firstError }
+                    signal = firstSignal!
+                    firstSignal = nil      // the pipeline keeps its own copy; free this one early
+                } else {
+                    signal = try decodeAudio(input, display: display)
+                }
+                try transcribeOne(input, signal: signal, transcriber: transcriber, options: options,
+                                  formats: formats, display: display)
             } catch {
                 if inputs.count == 1 { throw error }
                 let (_, message) = CLIErrorReport.describe(error)
                 display.clear()
-                FileHandle.standardError.write(Data("error: \(input): \(message)\n".utf8))
+                let named = message.contains(input) ? message : "\(input): \(message)"
+                FileHandle.standardError.write(Data("error: \(named)\n".utf8))
                 failures.append((input, error))
             }
         }
@@ -165,18 +185,23 @@ struct TranscribeCommand: ParsableCommand {
         }
     }
 
-    private func transcribeOne(_ input: String, transcriber: Transcriber, options: TranscriptionOptions,
-                               formats: [OutputFormat], display: ProgressDisplay) throws {
-        let url = URL(fileURLWithPath: input)
+    /// Decodes one input to 24 kHz mono (and writes it to --save-audio when asked).
+    private func decodeAudio(_ input: String, display: ProgressDisplay) throws -> AudioSignal {
         display.handle(.stageStarted(.audio))
         let t0 = Date()
-        let signal = try AudioLoader.load(contentsOf: url, maxDuration: options.maxAudioSeconds)
+        let signal = try AudioLoader.load(contentsOf: URL(fileURLWithPath: input), maxDuration: maxDuration)
         display.handle(.stageFinished(.audio, seconds: Date().timeIntervalSince(t0)))
         if let saveAudio {
             try OutputFile.checkNotInput(saveAudio, inputs: inputs)
             try WAVWriter.writeFloat32Mono(signal.samples, sampleRate: AudioSignal.sampleRate,
                                            to: URL(fileURLWithPath: saveAudio))
         }
+        return signal
+    }
+
+    private func transcribeOne(_ input: String, signal: AudioSignal, transcriber: Transcriber,
+                               options: TranscriptionOptions, formats: [OutputFormat], display: ProgressDisplay) throws {
+        let url = URL(fileURLWithPath: input)
         let streamer = SegmentStreamer(enabled: stream)
         let result = try transcriber.transcribe(samples: signal.samples, options: options) { event in
             display.handle(event)

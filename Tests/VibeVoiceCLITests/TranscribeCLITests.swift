@@ -108,6 +108,20 @@ final class TranscribeCLITests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path), [])
     }
 
+    /// Bad audio is found before the model is resolved: no download is attempted for the
+    /// default Hub model (the endpoint here is a closed port, which would give exit code 2).
+    func testCorruptAudioFailsBeforeAnyModelDownload() throws {
+        let dir = try CLIRunner.makeTempDir(self)
+        let bad = dir.appendingPathComponent("notes.wav")
+        try Data("this is text, not audio\n".utf8).write(to: bad)
+        let run = try CLIRunner.run(["transcribe", bad.path, "-q"],
+                                    environment: ["HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": dir.path,
+                                                  "HF_HUB_CACHE": dir.appendingPathComponent("hub").path])
+        XCTAssertEqual(run.status, 1, run.stderr)
+        XCTAssertTrue(run.stderr.contains("notes.wav"), run.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("hub").path))
+    }
+
     func testMissingTokenizerAndMissingModelExitTwo() throws {
         let r = try reference("original_sharded_context")
         var run = try CLIRunner.run(["transcribe", r.audio.path, "--model", r.model.path, "-q"])
