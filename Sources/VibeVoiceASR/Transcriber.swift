@@ -130,8 +130,7 @@ public final class Transcriber: Sendable {
     /// Audio longer than `maxSinglePassSeconds` is split into windows at quiet points.
     public func transcribe(samples raw: [Float], options: TranscriptionOptions = .init(),
                            onEvent: @escaping @Sendable (TranscriptionEvent) -> Void = { _ in }) throws -> TranscriptionResult {
-        let windows = Self.windowBounds(sampleCount: raw.count, samples: raw,
-                                        maxWindow: Int(options.maxSinglePassSeconds * 24000))
+        let windows = Self.windowBounds(samples: raw, maxWindow: Int(options.maxSinglePassSeconds * 24000))
         if windows.count == 1 {
             return try transcribeWindow(raw, options: options, offset: 0, onEvent: onEvent)
         }
@@ -164,7 +163,8 @@ public final class Transcriber: Sendable {
 
     /// Splits `sampleCount` samples into windows of at most `maxWindow` samples, cutting each at
     /// the quietest 100 ms frame in its last tenth (at most 30 s), so cuts fall between words.
-    public static func windowBounds(sampleCount: Int, samples: [Float], maxWindow: Int) -> [Range<Int>] {
+    public static func windowBounds(samples: [Float], maxWindow: Int) -> [Range<Int>] {
+        let sampleCount = samples.count
         guard maxWindow > 0, sampleCount > maxWindow else { return [0..<sampleCount] }
         var bounds: [Range<Int>] = []
         var start = 0

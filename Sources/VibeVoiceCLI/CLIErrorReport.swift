@@ -17,6 +17,7 @@ enum CLIErrorReport {
         case let e as TranscriberError: return (2, e.description)
         case let e as ModelLocatorError: return (2, e.description)
         case let e as HubError: return (2, e.description)
+        case ModelRunError.emptyAudio: return (1, ModelRunError.emptyAudio.description)
         case let e as ModelRunError: return (3, e.description)
         case let e as CustomStringConvertible: return (3, e.description)
         default: return (3, String(describing: error))

@@ -7,13 +7,13 @@ final class TranscriberTests: XCTestCase {
         // 10 s of tone with a silent 100 ms gap at 3.6 s; windows of at most 4 s.
         var samples = (0..<240_000).map { Float(sin(Double($0) * 0.05)) * 0.5 }
         for i in 86_400..<88_800 { samples[i] = 0 }
-        let w = Transcriber.windowBounds(sampleCount: samples.count, samples: samples, maxWindow: 96_000)
+        let w = Transcriber.windowBounds(samples: samples, maxWindow: 96_000)
         XCTAssertEqual(w.first?.lowerBound, 0)
         XCTAssertEqual(w.last?.upperBound, samples.count)
         for (a, b) in zip(w, w.dropFirst()) { XCTAssertEqual(a.upperBound, b.lowerBound) }
         XCTAssertTrue(w.allSatisfy { $0.count <= 96_000 && !$0.isEmpty })
         XCTAssertEqual(w[0].upperBound, 87_600, "first cut in the middle of the silent frame")
-        XCTAssertEqual(Transcriber.windowBounds(sampleCount: 1000, samples: [Float](repeating: 0, count: 1000), maxWindow: 96_000),
+        XCTAssertEqual(Transcriber.windowBounds(samples: [Float](repeating: 0, count: 1000), maxWindow: 96_000),
                        [0..<1000])
     }
 
@@ -35,7 +35,7 @@ final class TranscriberTests: XCTestCase {
         let result = try transcriber.transcribe(samples: signal.samples, options: options) { event in
             if case let .window(index, count, _, _) = event { windows.append("\(index)/\(count)") }
         }
-        let expected = Transcriber.windowBounds(sampleCount: signal.samples.count, samples: signal.samples, maxWindow: 48_000)
+        let expected = Transcriber.windowBounds(samples: signal.samples, maxWindow: 48_000)
         XCTAssertEqual(result.windows, expected.count)
         XCTAssertGreaterThan(expected.count, 1)
         XCTAssertEqual(windows.items, (1...expected.count).map { "\($0)/\(expected.count)" })
