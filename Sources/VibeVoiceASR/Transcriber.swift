@@ -234,17 +234,17 @@ public final class Transcriber: Sendable {
             var streamer = IncrementalSegmentParser()
             var text = tokenizer.decode(prefix, skipSpecialTokens: true)
             _ = streamer.append(text)
+            var textDecoder = TokenStreamDecoder(tokenizer: tokenizer, skipSpecialTokens: true)
             var looped = false
             var count = prefix.count
             genOptions.maxNewTokens = max(1, budget - prefix.count)
             result = session.generate(prefix: prefix, options: genOptions) { id in
                 count += 1
                 onEvent(.token(id: id, generated: count, budget: budget))
-                let bytes = tokenizer.decodeBytes([id], skipSpecialTokens: true)
                 // Only the tail matters to the loop detector; keep it short.
-                text += String(decoding: bytes, as: UTF8.self)
+                text += textDecoder.append(id)
                 if text.utf8.count > 4096 { text = String(text.unicodeScalars.suffix(1024)) }
-                for segment in streamer.appendUTF8(bytes) {
+                for segment in streamer.appendUTF8(tokenizer.decodeBytes([id], skipSpecialTokens: true)) {
                     onEvent(.segment(segment.shifted(by: offset)))
                 }
                 if options.loopRecovery && recoveries < options.maxLoopRecoveries && detector.isLooping(text) {
