@@ -78,11 +78,9 @@ public final class VibeVoiceASRModel: Sendable {
     public let semanticEncoder: SpeechEncoder
     public let projector: AudioProjector
     public let decoder: Qwen2Decoder
-    private let weights: WeightSource
 
     public init(weights: WeightSource, config: VibeVoiceConfig) throws {
         self.config = config
-        self.weights = weights
         acousticEncoder = try SpeechEncoder(weights: weights, prefix: "acoustic_tokenizer_encoder", config: config.acoustic)
         semanticEncoder = try SpeechEncoder(weights: weights, prefix: "semantic_tokenizer_encoder", config: config.semantic)
         projector = try AudioProjector(weights: weights, acousticDim: config.acoustic.hiddenSize,
