@@ -1,51 +1,15 @@
 #include "CKernels.h"
-#include <string.h>
-#include <math.h>
+#include "kernels_internal.h"
 #include <stdlib.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#define VV_X86 1
-#include <immintrin.h>
-#endif
-
-static inline float bf16_to_f32(uint16_t h) {
-    uint32_t bits = ((uint32_t)h) << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-static inline float f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t exp = (h >> 10) & 0x1f;
-    uint32_t mant = h & 0x3ff;
-    uint32_t bits;
-    if (exp == 0) {
-        if (mant == 0) {
-            bits = sign;
-        } else { /* subnormal */
-            int e = -1;
-            do { e++; mant <<= 1; } while ((mant & 0x400) == 0);
-            mant &= 0x3ff;
-            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | (mant << 13);
-        }
-    } else if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (mant << 13);
-    } else {
-        bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
 
 /* ---------------- scalar paths ---------------- */
 
 static void widen_bf16_scalar(const uint16_t *src, float *dst, size_t n) {
-    for (size_t i = 0; i < n; i++) dst[i] = bf16_to_f32(src[i]);
+    for (size_t i = 0; i < n; i++) dst[i] = vv_bf16_to_f32(src[i]);
 }
 static void widen_f16_scalar(const uint16_t *src, float *dst, size_t n) {
-    for (size_t i = 0; i < n; i++) dst[i] = f16_to_f32(src[i]);
+    for (size_t i = 0; i < n; i++) dst[i] = vv_f16_to_f32(src[i]);
 }
 static void matvec_f32_scalar(const float *w, const float *x, float *y, size_t cols, size_t r0, size_t r1) {
     for (size_t r = r0; r < r1; r++) {
@@ -59,7 +23,7 @@ static void matvec_bf16_scalar(const uint16_t *w, const float *x, float *y, size
     for (size_t r = r0; r < r1; r++) {
         const uint16_t *row = w + r * cols;
         float acc = 0.f;
-        for (size_t c = 0; c < cols; c++) acc += bf16_to_f32(row[c]) * x[c];
+        for (size_t c = 0; c < cols; c++) acc += vv_bf16_to_f32(row[c]) * x[c];
         y[r] = acc;
     }
 }
@@ -67,26 +31,13 @@ static void matvec_f16_scalar(const uint16_t *w, const float *x, float *y, size_
     for (size_t r = r0; r < r1; r++) {
         const uint16_t *row = w + r * cols;
         float acc = 0.f;
-        for (size_t c = 0; c < cols; c++) acc += f16_to_f32(row[c]) * x[c];
+        for (size_t c = 0; c < cols; c++) acc += vv_f16_to_f32(row[c]) * x[c];
         y[r] = acc;
     }
 }
 
 /* ---------------- AVX2 paths ---------------- */
 #ifdef VV_X86
-#define VV_AVX2 __attribute__((target("avx2,fma,f16c")))
-
-VV_AVX2 static inline float hsum256(__m256 v) {
-    __m128 lo = _mm256_castps256_ps128(v);
-    __m128 hi = _mm256_extractf128_ps(v, 1);
-    lo = _mm_add_ps(lo, hi);
-    __m128 sh = _mm_movehdup_ps(lo);
-    __m128 s = _mm_add_ps(lo, sh);
-    sh = _mm_movehl_ps(sh, s);
-    s = _mm_add_ss(s, sh);
-    return _mm_cvtss_f32(s);
-}
-
 VV_AVX2 static inline __m256 load_bf16x8(const uint16_t *p) {
     __m128i h = _mm_loadu_si128((const __m128i *)p);
     __m256i w = _mm256_cvtepu16_epi32(h);
@@ -100,12 +51,12 @@ VV_AVX2 static inline __m256 load_f16x8(const uint16_t *p) {
 VV_AVX2 static void widen_bf16_avx2(const uint16_t *src, float *dst, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_bf16x8(src + i));
-    for (; i < n; i++) dst[i] = bf16_to_f32(src[i]);
+    for (; i < n; i++) dst[i] = vv_bf16_to_f32(src[i]);
 }
 VV_AVX2 static void widen_f16_avx2(const uint16_t *src, float *dst, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_f16x8(src + i));
-    for (; i < n; i++) dst[i] = f16_to_f32(src[i]);
+    for (; i < n; i++) dst[i] = vv_f16_to_f32(src[i]);
 }
 
 /* Four rows at a time share each load of x; four accumulators per row hide FMA latency. */
@@ -126,8 +77,8 @@ VV_AVX2 static void NAME(const T *w, const float *x, float *y, size_t cols, size
             sc0 = _mm256_fmadd_ps(LOAD(c + k), x0, sc0); sc1 = _mm256_fmadd_ps(LOAD(c + k + 8), x1, sc1); \
             sd0 = _mm256_fmadd_ps(LOAD(d + k), x0, sd0); sd1 = _mm256_fmadd_ps(LOAD(d + k + 8), x1, sd1); \
         }                                                                                            \
-        float ya = hsum256(_mm256_add_ps(sa0, sa1)), yb = hsum256(_mm256_add_ps(sb0, sb1));          \
-        float yc = hsum256(_mm256_add_ps(sc0, sc1)), yd = hsum256(_mm256_add_ps(sd0, sd1));          \
+        float ya = vv_hsum256(_mm256_add_ps(sa0, sa1)), yb = vv_hsum256(_mm256_add_ps(sb0, sb1));          \
+        float yc = vv_hsum256(_mm256_add_ps(sc0, sc1)), yd = vv_hsum256(_mm256_add_ps(sd0, sd1));          \
         for (; k < cols; k++) {                                                                      \
             ya += SCALAR(a[k]) * x[k]; yb += SCALAR(b[k]) * x[k];                                    \
             yc += SCALAR(c[k]) * x[k]; yd += SCALAR(d[k]) * x[k];                                    \
@@ -142,7 +93,7 @@ VV_AVX2 static void NAME(const T *w, const float *x, float *y, size_t cols, size
             s0 = _mm256_fmadd_ps(LOAD(a + k), _mm256_loadu_ps(x + k), s0);                           \
             s1 = _mm256_fmadd_ps(LOAD(a + k + 8), _mm256_loadu_ps(x + k + 8), s1);                   \
         }                                                                                            \
-        float acc = hsum256(_mm256_add_ps(s0, s1));                                                  \
+        float acc = vv_hsum256(_mm256_add_ps(s0, s1));                                                  \
         for (; k < cols; k++) acc += SCALAR(a[k]) * x[k];                                            \
         y[r] = acc;                                                                                  \
     }                                                                                                \
@@ -150,7 +101,7 @@ VV_AVX2 static void NAME(const T *w, const float *x, float *y, size_t cols, size
 
 #define VV_ID(v) (v)
 VV_MATVEC_AVX2(matvec_f32_avx2, float, _mm256_loadu_ps, VV_ID)
-VV_MATVEC_AVX2(matvec_f16_avx2, uint16_t, load_f16x8, f16_to_f32)
+VV_MATVEC_AVX2(matvec_f16_avx2, uint16_t, load_f16x8, vv_f16_to_f32)
 
 /* bf16: a 32-byte load of 16 weights is widened by interleaving with zeros (unpacklo/hi_epi16),
  * which puts each bf16 in the high half of a 32-bit lane at no shift cost but permutes the order
@@ -189,11 +140,11 @@ VV_AVX2 static void matvec_bf16_avx2(const uint16_t *w, const float *x, float *y
             sd0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, vd)), xl, sd0);
             sd1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, vd)), xh, sd1);
         }
-        float ya = hsum256(_mm256_add_ps(sa0, sa1)), yb = hsum256(_mm256_add_ps(sb0, sb1));
-        float yc = hsum256(_mm256_add_ps(sc0, sc1)), yd = hsum256(_mm256_add_ps(sd0, sd1));
+        float ya = vv_hsum256(_mm256_add_ps(sa0, sa1)), yb = vv_hsum256(_mm256_add_ps(sb0, sb1));
+        float yc = vv_hsum256(_mm256_add_ps(sc0, sc1)), yd = vv_hsum256(_mm256_add_ps(sd0, sd1));
         for (size_t k = body; k < cols; k++) {
-            ya += bf16_to_f32(a[k]) * x[k]; yb += bf16_to_f32(b[k]) * x[k];
-            yc += bf16_to_f32(c[k]) * x[k]; yd += bf16_to_f32(d[k]) * x[k];
+            ya += vv_bf16_to_f32(a[k]) * x[k]; yb += vv_bf16_to_f32(b[k]) * x[k];
+            yc += vv_bf16_to_f32(c[k]) * x[k]; yd += vv_bf16_to_f32(d[k]) * x[k];
         }
         y[r] = ya; y[r + 1] = yb; y[r + 2] = yc; y[r + 3] = yd;
     }
@@ -205,54 +156,57 @@ VV_AVX2 static void matvec_bf16_avx2(const uint16_t *w, const float *x, float *y
             s0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, va)), _mm256_load_ps(xp + k), s0);
             s1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, va)), _mm256_load_ps(xp + k + 8), s1);
         }
-        float acc = hsum256(_mm256_add_ps(s0, s1));
-        for (size_t k = body; k < cols; k++) acc += bf16_to_f32(a[k]) * x[k];
+        float acc = vv_hsum256(_mm256_add_ps(s0, s1));
+        for (size_t k = body; k < cols; k++) acc += vv_bf16_to_f32(a[k]) * x[k];
         y[r] = acc;
     }
     free(xp);
 }
 
-static int vv_has_avx2(void) {
+#endif
+
+int vv_cpu_has_avx2(void) {
+#ifdef VV_X86
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
         cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     }
     return cached;
-}
 #else
-static int vv_has_avx2(void) { return 0; }
+    return 0;
 #endif
+}
 
-int vv_kernels_simd_enabled(void) { return vv_has_avx2(); }
+int vv_kernels_simd_enabled(void) { return vv_cpu_has_avx2(); }
 
 void vv_widen_bf16(const uint16_t *src, float *dst, size_t n) {
 #ifdef VV_X86
-    if (vv_has_avx2()) { widen_bf16_avx2(src, dst, n); return; }
+    if (vv_cpu_has_avx2()) { widen_bf16_avx2(src, dst, n); return; }
 #endif
     widen_bf16_scalar(src, dst, n);
 }
 void vv_widen_f16(const uint16_t *src, float *dst, size_t n) {
 #ifdef VV_X86
-    if (vv_has_avx2()) { widen_f16_avx2(src, dst, n); return; }
+    if (vv_cpu_has_avx2()) { widen_f16_avx2(src, dst, n); return; }
 #endif
     widen_f16_scalar(src, dst, n);
 }
 void vv_matvec_f32(const float *w, const float *x, float *y, size_t cols, size_t r0, size_t r1) {
 #ifdef VV_X86
-    if (vv_has_avx2()) { matvec_f32_avx2(w, x, y, cols, r0, r1); return; }
+    if (vv_cpu_has_avx2()) { matvec_f32_avx2(w, x, y, cols, r0, r1); return; }
 #endif
     matvec_f32_scalar(w, x, y, cols, r0, r1);
 }
 void vv_matvec_bf16(const uint16_t *w, const float *x, float *y, size_t cols, size_t r0, size_t r1) {
 #ifdef VV_X86
-    if (vv_has_avx2()) { matvec_bf16_avx2(w, x, y, cols, r0, r1); return; }
+    if (vv_cpu_has_avx2()) { matvec_bf16_avx2(w, x, y, cols, r0, r1); return; }
 #endif
     matvec_bf16_scalar(w, x, y, cols, r0, r1);
 }
 void vv_matvec_f16(const uint16_t *w, const float *x, float *y, size_t cols, size_t r0, size_t r1) {
 #ifdef VV_X86
-    if (vv_has_avx2()) { matvec_f16_avx2(w, x, y, cols, r0, r1); return; }
+    if (vv_cpu_has_avx2()) { matvec_f16_avx2(w, x, y, cols, r0, r1); return; }
 #endif
     matvec_f16_scalar(w, x, y, cols, r0, r1);
 }

@@ -24,10 +24,10 @@ public enum Benchmark {
     public static func matvecBandwidth(dtype: DType) -> Double {
         let bytes = 512 << 20
         let cols = 3584
-        let rows = bytes / dtype.byteSize / cols
-        let buf = UnsafeMutableRawPointer.allocate(byteCount: rows * cols * dtype.byteSize, alignment: 64)
+        let rows = bytes / dtype.elementSize! / cols
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: rows * cols * dtype.elementSize!, alignment: 64)
         defer { buf.deallocate() }
-        buf.initializeMemory(as: UInt8.self, repeating: 0x3c, count: rows * cols * dtype.byteSize)
+        buf.initializeMemory(as: UInt8.self, repeating: 0x3c, count: rows * cols * dtype.elementSize!)
         let x = [Float](repeating: 1, count: cols)
         let w = WeightTensor(dtype: dtype, shape: [rows, cols], data: UnsafeRawPointer(buf), owner: nil)
         let linear = Linear(weight: w, bias: nil)
@@ -35,7 +35,7 @@ public enum Benchmark {
         for _ in 0..<3 {
             let t = Date()
             _ = linear.forward(x, rows: 1)
-            best = max(best, Double(rows * cols * dtype.byteSize) / Date().timeIntervalSince(t))
+            best = max(best, Double(rows * cols * dtype.elementSize!) / Date().timeIntervalSince(t))
         }
         return best
     }

@@ -2,9 +2,10 @@ import CKernels
 
 /// A dense layer y = x·Wᵀ + b over a weight in its stored dtype.
 ///
-/// One row (decode) goes through the threaded SIMD mat-vec that reads the stored dtype directly.
-/// Several rows (prefill, encoders) go through BLAS sgemm; non-f32 weights are widened to f32 one
-/// tile of output rows at a time, so the full weight is never widened.
+/// One row (decode) goes through the threaded SIMD mat-vec that reads the stored dtype directly (block
+/// formats: integer dot products against the activation quantised once to Q8 blocks). Several rows
+/// (prefill, encoders) go through BLAS sgemm; non-f32 weights are widened (dequantised) to f32 one tile
+/// of output rows at a time, so the full weight is never widened.
 public struct Linear: @unchecked Sendable {
     public let weight: WeightTensor
     public let bias: [Float]?
@@ -18,8 +19,8 @@ public struct Linear: @unchecked Sendable {
         precondition(weight.shape.count >= 2, "Linear weight must be at least 2-D")
         self.weight = weight
         self.bias = bias
-        self.outFeatures = weight.shape[0]
-        self.inFeatures = weight.count / weight.shape[0]
+        self.outFeatures = weight.rows
+        self.inFeatures = weight.cols
         if let bias { precondition(bias.count == outFeatures, "bias length mismatch") }
     }
 
@@ -56,6 +57,10 @@ public struct Linear: @unchecked Sendable {
         let cols = inFeatures
         let w = weight.data
         let dtype = weight.dtype
+        if dtype.isBlockFormat {
+            quantizedMatvec(x, into: y)
+            return
+        }
         Parallel.forRanges(outFeatures, minChunk: 64) { r0, r1 in
             switch dtype {
             case .f32:
@@ -64,6 +69,27 @@ public struct Linear: @unchecked Sendable {
                 vv_matvec_bf16(w.assumingMemoryBound(to: UInt16.self), x, y, cols, r0, r1)
             case .f16:
                 vv_matvec_f16(w.assumingMemoryBound(to: UInt16.self), x, y, cols, r0, r1)
+            case .i8, .u8, .q8_0, .q4_0:
+                preconditionFailure("\(dtype.rawValue) weights have no float mat-vec")
+            }
+        }
+    }
+
+    /// Block formats: the activation is quantised once to Q8 blocks, then integer dot products per row.
+    private func quantizedMatvec(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        let nb = weight.blocksPerRow
+        let qx = UnsafeMutablePointer<Int8>.allocate(capacity: nb * DType.blockLength)
+        let dx = UnsafeMutablePointer<Float>.allocate(capacity: nb)
+        defer { qx.deallocate(); dx.deallocate() }
+        vv_quantize_act_q8(x, inFeatures, qx, dx)
+        let q = weight.data
+        let d = weight.scales!.assumingMemoryBound(to: UInt16.self)
+        let format = weight.dtype
+        Parallel.forRanges(outFeatures, minChunk: 64) { r0, r1 in
+            if format == .q8_0 {
+                vv_matvec_q8_0(q.assumingMemoryBound(to: Int8.self), d, qx, dx, y, nb, r0, r1)
+            } else {
+                vv_matvec_q4_0(q.assumingMemoryBound(to: UInt8.self), d, qx, dx, y, nb, r0, r1)
             }
         }
     }
@@ -92,35 +118,16 @@ public struct Linear: @unchecked Sendable {
     /// Widens weight rows [row, row+count) to f32, split across threads.
     public func widenRows(_ row: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>) {
         let k = inFeatures
-        let base = weight.data
-        let dtype = weight.dtype
+        let w = weight
         Parallel.forRanges(count, minChunk: 8) { r0, r1 in
-            let n = (r1 - r0) * k
-            let off = (row + r0) * k
-            switch dtype {
-            case .f32:
-                (dst + r0 * k).update(from: base.assumingMemoryBound(to: Float.self) + off, count: n)
-            case .bf16:
-                vv_widen_bf16(base.assumingMemoryBound(to: UInt16.self) + off, dst + r0 * k, n)
-            case .f16:
-                vv_widen_f16(base.assumingMemoryBound(to: UInt16.self) + off, dst + r0 * k, n)
-            }
+            w.widenRows(row + r0, r1 - r0, into: dst + r0 * k)
         }
     }
 }
 
 extension Linear {
     /// Widens weight rows on the calling thread (for single embedding rows).
-    public func widenRowsSerial(_ row: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>, rowLength k: Int) {
-        let n = count * k
-        let off = row * k
-        switch weight.dtype {
-        case .f32:
-            dst.update(from: weight.data.assumingMemoryBound(to: Float.self) + off, count: n)
-        case .bf16:
-            vv_widen_bf16(weight.data.assumingMemoryBound(to: UInt16.self) + off, dst, n)
-        case .f16:
-            vv_widen_f16(weight.data.assumingMemoryBound(to: UInt16.self) + off, dst, n)
-        }
+    public func widenRowsSerial(_ row: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>) {
+        weight.widenRows(row, count, into: dst)
     }
 }

@@ -39,7 +39,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
         case let .invalidTensor(file, tensor, detail):
             return "weights file \(file): tensor '\(tensor)' is invalid: \(detail)"
         case let .unsupportedDType(file, tensor, dtype):
-            return "weights file \(file): tensor '\(tensor)' has dtype '\(dtype)'; supported: F32, F16, BF16"
+            return "weights file \(file): tensor '\(tensor)' has dtype '\(dtype)'; supported: F32, F16, BF16 (and I8/U8 payloads of quantised weights)"
         case let .malformedIndex(file, detail):
             return "shard index \(file) is malformed: \(detail)"
         case let .missingShard(index, shard):

@@ -55,9 +55,8 @@ public final class Qwen2Decoder: Sendable {
 
     /// Writes the embedding row of `token` (widened to f32) to `out`.
     public func embed(_ token: Int, into out: UnsafeMutablePointer<Float>) {
-        let h = config.hiddenSize
         precondition(token >= 0 && token < config.vocabSize, "token id \(token) outside the vocabulary")
-        Linear(weight: embedTokens, bias: nil).widenRowsSerial(token, 1, into: out, rowLength: h)
+        embedTokens.widenRows(token, 1, into: out)
     }
 
     /// Runs `rows` new positions (embeddings in `x [rows, hidden]`, overwritten with the final

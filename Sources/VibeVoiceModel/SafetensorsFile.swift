@@ -27,7 +27,7 @@ public final class SafetensorsFile: WeightStorageOwner, @unchecked Sendable {
         public let byteCount: Int
 
         /// Whether the stored data sits on its element alignment (the mapping itself is page-aligned).
-        public var isAligned: Bool { fileOffset % dtype.byteSize == 0 }
+        public var isAligned: Bool { fileOffset % (dtype.elementSize ?? 1) == 0 }
     }
 
     /// Headers above this size are rejected (the 7B checkpoint's headers are ~100 KB).
@@ -162,7 +162,8 @@ public final class SafetensorsFile: WeightStorageOwner, @unchecked Sendable {
         func bad(_ detail: String) -> CheckpointError { .invalidTensor(file: file, tensor: name, detail: detail) }
         guard case .object(let fields) = entry else { throw bad("header entry is \(entry.kindDescription), not an object") }
         guard case .string(let dtypeName)? = fields["dtype"] else { throw bad("'dtype' is missing or not a string") }
-        guard let dtype = DType(rawValue: dtypeName) else {
+        // Element types only: block formats are stored as an I8/U8 payload plus an F16 scale tensor.
+        guard let dtype = DType(rawValue: dtypeName), let elementSize = dtype.elementSize else {
             throw .unsupportedDType(file: file, tensor: name, dtype: dtypeName)
         }
         guard case .array(let shapeValues)? = fields["shape"] else { throw bad("'shape' is missing or not an array") }
@@ -176,7 +177,7 @@ public final class SafetensorsFile: WeightStorageOwner, @unchecked Sendable {
             guard !overflow else { throw bad("shape \(shape) is too large") }
             count = p
         }
-        let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
+        let (byteCount, overflow) = count.multipliedReportingOverflow(by: elementSize)
         guard !overflow else { throw bad("shape \(shape) is too large") }
         guard case .array(let offsets)? = fields["data_offsets"], offsets.count == 2,
               case .int(let begin) = offsets[0], case .int(let end) = offsets[1] else {

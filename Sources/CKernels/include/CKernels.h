@@ -18,4 +18,32 @@ void vv_matvec_f16(const uint16_t *w, const float *x, float *y, size_t cols, siz
 /* 1 when the AVX2 paths are in use (for reports). */
 int vv_kernels_simd_enabled(void);
 
+/* ---- Block-quantised weights (quant_blocks.c) ----
+ * 32 values per block, one f16 scale per block; a row of `cols` values has vv_q_blocks(cols) blocks,
+ * the last zero-padded. Q8_0 payload: int8 [rows, nb*32]. Q4_0 payload: uint8 [rows, nb*16], byte j
+ * of a block = value j (low nibble) and value j+16 (high nibble), each stored as q+8. Scales: f16 [rows, nb]. */
+size_t vv_q_blocks(size_t cols);
+
+/* Quantise f32 rows (llama.cpp's reference rounding). Returns 0, -1 for a non-finite value, -2 for a
+ * scale that does not fit in f16. */
+int vv_quantize_rows_q8_0(const float *src, size_t rows, size_t cols, int8_t *q, uint16_t *d);
+int vv_quantize_rows_q4_0(const float *src, size_t rows, size_t cols, uint8_t *q, uint16_t *d);
+
+/* Rows [r0, r0+n) widened to f32, cols values each, written densely to dst. */
+void vv_dequant_rows_q8_0(const int8_t *q, const uint16_t *d, size_t cols, size_t r0, size_t n, float *dst);
+void vv_dequant_rows_q4_0(const uint8_t *q, const uint16_t *d, size_t cols, size_t r0, size_t n, float *dst);
+
+/* An activation row quantised to Q8 blocks: qx int8 [nb*32], dx f32 [nb] (nearest-even rounding). */
+void vv_quantize_act_q8(const float *x, size_t cols, int8_t *qx, float *dx);
+
+/* y[r] = sum_b f16(d[r,b]) * dx[b] * dot(q[r,b,:], qx[b,:]) for r in [r0, r1). Bit-identical on every path. */
+void vv_matvec_q8_0(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,
+                    float *y, size_t nb, size_t r0, size_t r1);
+void vv_matvec_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,
+                    float *y, size_t nb, size_t r0, size_t r1);
+
+/* Forces the portable scalar paths of the quantised kernels (1) or lets the CPU decide (0): for tests and
+ * comparisons. */
+void vv_set_force_scalar(int on);
+
 #endif

@@ -1,0 +1,164 @@
+import XCTest
+import CKernels
+@testable import VibeVoiceCompute
+
+/// The block-format kernels: every path bit-identical to the portable scalar path, and all of them equal to
+/// a double-precision evaluation of the same integer arithmetic; shapes include row counts that are not
+/// multiples of the 4-row kernel and row lengths that are not multiples of the 32-value block or SIMD width.
+final class QuantizedKernelTests: XCTestCase {
+    /// (rows, cols): partial last blocks (53, 129, 5, 40), one row, row counts of 1, 3, 5, 37 (not multiples of 4).
+    static let shapes = [(37, 53), (64, 129), (5, 40), (1, 5), (3, 96), (300, 3584 / 8), (8, 32)]
+
+    override func tearDown() {
+        vv_set_force_scalar(0)
+        super.tearDown()
+    }
+
+    private func randomMatrix(_ rows: Int, _ cols: Int, scale: Float = 0.02) -> [Float] {
+        var rng = SystemRandomNumberGenerator()
+        return (0..<(rows * cols)).map { _ in Float.random(in: -scale...scale, using: &rng) }
+    }
+
+    private func quantized(_ values: [Float], rows: Int, cols: Int, _ format: DType) throws -> WeightTensor {
+        try WeightQuantizer.quantize(OwnedWeightBuffer.tensor(values, shape: [rows, cols]), to: format)
+    }
+
+    /// The activation quantisation in both paths, one row.
+    private func quantizeActivation(_ x: [Float]) -> (q: [Int8], d: [Float]) {
+        let nb = (x.count + 31) / 32
+        var q = [Int8](repeating: 0, count: nb * 32)
+        var d = [Float](repeating: 0, count: nb)
+        vv_quantize_act_q8(x, x.count, &q, &d)
+        return (q, d)
+    }
+
+    func testActivationQuantisationIsIdenticalOnEveryPathAndWithinHalfAStep() {
+        for n in [1, 5, 31, 32, 33, 100, 3584] {
+            let x = randomMatrix(1, n, scale: 3)
+            vv_set_force_scalar(1)
+            let scalar = quantizeActivation(x)
+            vv_set_force_scalar(0)
+            let simd = quantizeActivation(x)
+            XCTAssertEqual(scalar.q, simd.q, "n=\(n)")
+            XCTAssertEqual(scalar.d, simd.d, "n=\(n)")
+            for i in 0..<n {
+                let d = simd.d[i / 32]
+                XCTAssertLessThanOrEqual(abs(Float(simd.q[i]) * d - x[i]), 0.5 * d * 1.0001, "n=\(n) i=\(i)")
+                XCTAssertLessThanOrEqual(abs(Int(simd.q[i])), 127)
+            }
+            for i in n..<(simd.q.count) { XCTAssertEqual(simd.q[i], 0, "padding must be zero") }
+        }
+    }
+
+    func testMatvecIsBitIdenticalToScalarAndEqualsTheIntegerArithmetic() throws {
+        for format in DType.blockFormats {
+            for (rows, cols) in Self.shapes {
+                let w = try quantized(randomMatrix(rows, cols), rows: rows, cols: cols, format)
+                let x = randomMatrix(1, cols, scale: 2)
+                vv_set_force_scalar(1)
+                let scalar = Linear(weight: w, bias: nil).forward(x, rows: 1)
+                vv_set_force_scalar(0)
+                let simd = Linear(weight: w, bias: nil).forward(x, rows: 1)
+                XCTAssertEqual(scalar.map(\.bitPattern), simd.map(\.bitPattern), "\(format) \(rows)x\(cols)")
+
+                // The same sum in double precision: dequantised weights times the quantised activation.
+                let (qx, dx) = quantizeActivation(x)
+                let dense = w.toFloatArray()
+                for r in 0..<rows {
+                    var ref = 0.0
+                    for c in 0..<cols { ref += Double(dense[r * cols + c]) * Double(qx[c]) * Double(dx[c / 32]) }
+                    // Only the float accumulation of ≤ 5 block terms per lane differs from the exact sum.
+                    XCTAssertEqual(Double(simd[r]), ref, accuracy: 1e-5 * max(1, abs(ref)), "\(format) \(rows)x\(cols) r=\(r)")
+                }
+            }
+        }
+    }
+
+    func testMatvecApproximatesTheFloatProduct() throws {
+        // Against the unquantised weights: the error is that of the two quantisations (weight and activation).
+        for format in DType.blockFormats {
+            let (rows, cols) = (64, 512)
+            let values = randomMatrix(rows, cols)
+            let x = randomMatrix(1, cols, scale: 1)
+            let y = Linear(weight: try quantized(values, rows: rows, cols: cols, format), bias: nil).forward(x, rows: 1)
+            var errors = 0.0, norms = 0.0
+            for r in 0..<rows {
+                var ref = 0.0
+                for c in 0..<cols { ref += Double(values[r * cols + c]) * Double(x[c]) }
+                errors += (Double(y[r]) - ref) * (Double(y[r]) - ref)
+                norms += ref * ref
+            }
+            let relative = (errors / norms).squareRoot()
+            // Uniform values: q8_0 steps are 1/127 of the block maximum (relative error ~0.5 %), q4_0 steps 1/8
+            // (~8 %); measured 0.006 and 0.09. Bounds at about twice that.
+            XCTAssertLessThan(relative, format == .q8_0 ? 0.015 : 0.2, "\(format)")
+        }
+    }
+
+    func testSeveralRowsGoThroughDequantisedTilesAndSgemm() throws {
+        for format in DType.blockFormats {
+            for (rows, cols, m) in [(33, 70, 5), (300, 40, 17), (16, 64, 2)] {
+                let w = try quantized(randomMatrix(rows, cols), rows: rows, cols: cols, format)
+                let bias = randomMatrix(1, rows)
+                let x = randomMatrix(m, cols, scale: 1)
+                let y = Linear(weight: w, bias: bias).forward(x, rows: m)
+                let dense = w.toFloatArray()
+                for r in 0..<m {
+                    for o in 0..<rows {
+                        var ref = Double(bias[o])
+                        for c in 0..<cols { ref += Double(dense[o * cols + c]) * Double(x[r * cols + c]) }
+                        XCTAssertEqual(Double(y[r * rows + o]), ref, accuracy: 1e-5, "\(format) \(rows)x\(cols) m=\(m)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testElementAccessMatchesRowWidening() throws {
+        for format in DType.blockFormats {
+            let (rows, cols) = (7, 45)
+            let w = try quantized(randomMatrix(rows, cols), rows: rows, cols: cols, format)
+            let dense = w.toFloatArray()
+            for i in 0..<(rows * cols) { XCTAssertEqual(w.element(i), dense[i], "\(format) i=\(i)") }
+            XCTAssertEqual(w.byteCount, rows * 2 * (format.blockPayloadBytes + 2))
+        }
+    }
+
+    func testQuantiserRejectsNonFiniteAndOversizedValues() {
+        var values = randomMatrix(40, 64)
+        values[21 * 64 + 7] = .nan
+        XCTAssertThrowsError(try quantized(values, rows: 40, cols: 64, .q8_0)) {
+            XCTAssertEqual($0 as? QuantizationError, .nonFiniteValue(row: 21))
+        }
+        values[21 * 64 + 7] = 0
+        values[33 * 64] = 1e9
+        for format in DType.blockFormats {
+            XCTAssertThrowsError(try quantized(values, rows: 40, cols: 64, format)) {
+                XCTAssertEqual($0 as? QuantizationError, .scaleOverflow(row: 33), "\(format)")
+            }
+        }
+        XCTAssertThrowsError(try WeightQuantizer.quantize(OwnedWeightBuffer.tensor([1, 2], shape: [2]), to: .q8_0))
+        XCTAssertThrowsError(try WeightQuantizer.quantize(OwnedWeightBuffer.tensor([1, 2], shape: [1, 2]), to: .bf16))
+    }
+
+    func testHalfPrecisionConversionMatchesFloat16() {
+        // The quantiser's f32 -> f16 rounding (scales) against Swift's Float16 (IEEE nearest-even).
+        var rng = SystemRandomNumberGenerator()
+        var samples: [Float] = [0, -0, 65504, 65519.99, 65520, 1e-8, 2.98e-8, 5.96e-8, 6.1e-5, 6.097e-5, 1, 1.0009765625]
+        for _ in 0..<20000 {
+            samples.append(Float(bitPattern: UInt32.random(in: 0x3000_0000...0x4800_0000, using: &rng)))
+        }
+        for f in samples + samples.map({ -$0 }) {
+            let q = try? WeightQuantizer.quantize(OwnedWeightBuffer.tensor([Float](repeating: f * 127, count: 32), shape: [1, 32]),
+                                                  to: .q8_0)
+            let expected = Float16(f)
+            if expected.isInfinite {
+                XCTAssertNil(q, "\(f)")
+            } else if let q {
+                let bits = q.scales!.load(as: UInt16.self)
+                // The scale is |max| / 127 = |f| (up to the f32 division's rounding).
+                XCTAssertEqual(bits, Float16(abs(f * 127) / 127).bitPattern, "\(f)")
+            }
+        }
+    }
+}
