@@ -1,6 +1,7 @@
 @_exported import VibeVoiceAudio
 @_exported import VibeVoiceModel
 @_exported import VibeVoiceText
+@_exported import enum VibeVoiceCompute.DType
 import Foundation
 
 /// What to do for one transcription request.
@@ -95,9 +96,10 @@ public final class Transcriber: Sendable {
         promptBuilder = try PromptBuilder(tokenizer: tokenizer, hopLength: model.hopLength, sampleRate: 24000)
     }
 
-    /// Loads a model directory (either checkpoint layout). The tokenizer comes from
-    /// `tokenizerPath` (a tokenizer.json or a directory holding one), else from the model directory.
-    public convenience init(modelDirectory: URL, tokenizerPath: URL? = nil) throws {
+    /// Loads a model directory (either checkpoint layout, stored or quantised). The tokenizer comes from
+    /// `tokenizerPath` (a tokenizer.json or a directory holding one), else from the model directory. With
+    /// `weights` (`.q8_0`, `.q4_0`), a floating-point checkpoint's decoder is quantised while loading.
+    public convenience init(modelDirectory: URL, tokenizerPath: URL? = nil, weights: DType? = nil) throws {
         let tokURL: URL
         if let tokenizerPath {
             tokURL = tokenizerPath
@@ -109,7 +111,7 @@ public final class Transcriber: Sendable {
             tokURL = candidate
         }
         let tokenizer = try Tokenizer(url: tokURL)
-        let model = try VibeVoiceASRModel(directory: modelDirectory)
+        let model = try VibeVoiceASRModel(directory: modelDirectory, weights: weights)
         try self.init(model: model, tokenizer: tokenizer)
     }
 

@@ -78,6 +78,20 @@ final class ProgressDisplay: @unchecked Sendable {
         }
     }
 
+    /// Starts a named stage of some other job (quantising, loading) with its own bar.
+    func begin(_ name: String) {
+        lock.lock(); defer { lock.unlock() }
+        stageStart = Date()
+        label = name
+        draw(fraction: nil, detail: "", force: true)
+    }
+
+    /// Progress of the stage `begin` started.
+    func update(fraction: Double, detail: String) {
+        lock.lock(); defer { lock.unlock() }
+        draw(fraction: fraction, detail: detail)
+    }
+
     /// Model download progress: bytes, rate and ETA per file.
     func download(_ event: HubProgress) {
         lock.lock(); defer { lock.unlock() }

@@ -64,6 +64,10 @@ struct TranscribeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Threads for the kernels and BLAS (default: all cores).", valueName: "n"))
     var threads: Int?
 
+    @Option(help: ArgumentHelp("Quantise a BF16/F16/F32 checkpoint's decoder while loading: q8_0 or q4_0 (default: the stored weights).",
+                               valueName: "format"))
+    var weights: String?
+
     @Flag(help: "Also stop at <|im_end|> (same transcript, one token sooner) instead of only <|endoftext|>.")
     var stopAtImEnd = false
 
@@ -108,6 +112,9 @@ struct TranscribeCommand: ParsableCommand {
         if !(topP > 0 && topP <= 1) { throw CLIUsageError("--top-p must be in (0, 1]") }
         if !(repetitionPenalty > 0) || !repetitionPenalty.isFinite { throw CLIUsageError("--repetition-penalty must be positive") }
         if let d = maxDuration, !(d > 0) { throw CLIUsageError("--max-duration must be positive") }
+        if let w = weights, DType(blockFormatName: w) == nil {
+            throw CLIUsageError("--weights must be one of: \(DType.blockFormats.map(\.userName).joined(separator: ", "))")
+        }
         if !(maxSinglePass >= 10) { throw CLIUsageError("--max-single-pass must be at least 10 seconds") }
     }
 
@@ -143,9 +150,17 @@ struct TranscribeCommand: ParsableCommand {
         let loadStart = Date()
         let modelDir = try ModelLocator.resolve(model, revision: revision, display: display)
         let tokenizerURL = tokenizer.map { URL(fileURLWithPath: $0) }
-        let transcriber = try Transcriber(modelDirectory: modelDir, tokenizerPath: tokenizerURL)
+        let format = weights.flatMap { DType(blockFormatName: $0) }
+        if format != nil { display.begin("load (quantising to \(format!.userName))") }
+        let transcriber = try Transcriber(modelDirectory: modelDir, tokenizerPath: tokenizerURL, weights: format)
+        display.clear()
         let loadSeconds = Date().timeIntervalSince(loadStart)
-        if verbose { display.message(String(format: "load: %.2f s", loadSeconds)) }
+        if verbose {
+            var note = ""
+            if let format { note = String(format: ", decoder quantised to %@ (%.2f GB streamed per token)", format.userName,
+                                          Double(transcriber.model.decoder.weightBytesPerToken) / 1e9) }
+            display.message(String(format: "load: %.2f s%@", loadSeconds, note))
+        }
 
         var options = TranscriptionOptions(context: Self.foldContext(context, hotwords: hotwords), maxNewTokens: maxNewTokens)
         options.temperature = temperature

@@ -71,6 +71,13 @@ public final class Checkpoint: Sendable {
         self.files = files
         self.entries = entries
         self.ignoredTensorNames = ignored.sorted()
+        // Every tensor config.json lists as quantised must be there, with payload and scales that fit its format.
+        for (name, q) in (config.quantization?.tensors ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard let e = entries[name] else {
+                throw .missingTensor(directory: directory.path, name: name, tried: [name])
+            }
+            _ = try blockTensor(name, payload: e, format: q.format, shape: q.shape)
+        }
     }
 
     /// Canonical names of all tensors the checkpoint holds for the ASR model, sorted.
@@ -82,20 +89,34 @@ public final class Checkpoint: Sendable {
     /// Where `name` is stored, or nil when the checkpoint lacks it.
     public func location(of name: String) -> TensorLocation? {
         guard let e = entry(name) else { return nil }
+        let canonical = CheckpointNames.canonical(e.info.name) ?? e.info.name
+        if let q = config.quantization?.tensors[canonical] {
+            return TensorLocation(file: e.file.url, storedName: e.info.name, dtype: q.format, shape: q.shape)
+        }
         return TensorLocation(file: e.file.url, storedName: e.info.name, dtype: e.info.dtype, shape: e.info.shape)
     }
 
-    /// The tensor `name` (canonical, or any stored spelling) in its stored dtype.
+    /// The tensor `name` (canonical, or any stored spelling) in its stored dtype, or in its block format when
+    /// the config's `quantization_config` lists it (payload and scales assembled and checked).
     public func tensor(_ name: String) throws(CheckpointError) -> WeightTensor {
         guard let e = entry(name) else {
             let canonical = CheckpointNames.canonical(name) ?? name
             throw .missingTensor(directory: directory.path, name: canonical,
                                  tried: CheckpointNames.storedSpellings(of: canonical))
         }
+        let canonical = CheckpointNames.canonical(e.info.name) ?? e.info.name
+        if let q = config.quantization?.tensors[canonical] {
+            return try blockTensor(canonical, payload: e, format: q.format, shape: q.shape)
+        }
+        if !e.info.dtype.isFloat {
+            throw .invalidTensor(file: e.file.url.path, tensor: e.info.name,
+                                 detail: "is stored as \(e.info.dtype.rawValue), which only a quantised tensor's payload "
+                                     + "may be, and config.json's quantization_config does not list it")
+        }
         return e.file.tensor(e.info)
     }
 
-    /// The tensor `name`, which must have exactly `shape`.
+    /// The tensor `name`, which must have exactly `shape` (the logical shape for block formats).
     public func tensor(_ name: String, shape: [Int]) throws(CheckpointError) -> WeightTensor {
         let t = try tensor(name)
         guard t.shape == shape else {
@@ -104,6 +125,48 @@ public final class Checkpoint: Sendable {
                                  stored: e.info.name, expected: shape, actual: t.shape)
         }
         return t
+    }
+
+    /// Drops the resident memory-mapped pages of tensor `name` (see `SafetensorsFile.releaseResidentPages`).
+    public func releaseResidentPages(of name: String) {
+        guard let e = entry(name) else { return }
+        e.file.releaseResidentPages(e.info)
+    }
+
+    /// Whether `name` is stored in a block format.
+    public func isQuantized(_ name: String) -> Bool {
+        config.quantization?.tensors[CheckpointNames.canonical(name) ?? name] != nil
+    }
+
+    /// Assembles a block-format tensor from its payload and `NAME_scale`, checking both against the format
+    /// and the logical shape.
+    private func blockTensor(_ name: String, payload e: Entry, format: DType, shape: [Int]) throws(CheckpointError)
+        -> WeightTensor {
+        let file = e.file.url.path
+        let rows = shape[0], cols = shape.dropFirst().reduce(1, *)
+        let nb = (cols + DType.blockLength - 1) / DType.blockLength
+        let payloadType = format.payloadElementType!
+        let expectedPayload = [rows, nb * format.blockPayloadBytes]
+        guard e.info.dtype == payloadType, e.info.shape == expectedPayload else {
+            throw .quantizedTensorMismatch(
+                file: file, tensor: name, field: e.info.name,
+                detail: "is \(e.info.dtype.rawValue) \(e.info.shape), but \(format.userName) of shape \(shape) is stored as "
+                    + "\(payloadType.rawValue) \(expectedPayload)")
+        }
+        let scaleName = QuantizationConfig.scaleName(of: name)
+        guard let s = entries[scaleName] else {
+            throw .quantizedTensorMismatch(file: file, tensor: name, field: scaleName,
+                                           detail: "is missing: a \(format.userName) tensor needs its block scales")
+        }
+        guard s.info.dtype == .f16, s.info.shape == [rows, nb] else {
+            throw .quantizedTensorMismatch(
+                file: s.file.url.path, tensor: name, field: s.info.name,
+                detail: "is \(s.info.dtype.rawValue) \(s.info.shape), but the scales of \(rows) rows of \(nb) blocks are "
+                    + "F16 [\(rows), \(nb)]")
+        }
+        let p = e.file.tensor(e.info), sc = s.file.tensor(s.info)
+        return WeightTensor(blockFormat: format, shape: shape, data: p.data, scales: sc.data, owner: p.owner,
+                            scalesOwner: sc.owner)
     }
 
     /// Checks that every tensor the model needs for `config` is present with the expected shape.

@@ -27,6 +27,11 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
     case missingTensor(directory: String, name: String, tried: [String])
     /// A tensor has a different shape than the config implies. `stored` is its name in the file.
     case shapeMismatch(file: String, tensor: String, stored: String, expected: [Int], actual: [Int])
+    /// A quantised tensor's payload or scales do not match its format and logical shape (`field` names the
+    /// stored tensor at fault).
+    case quantizedTensorMismatch(file: String, tensor: String, field: String, detail: String)
+    /// A tensor could not be quantised (non-finite values, values beyond an f16 scale, or already quantised).
+    case cannotQuantize(file: String, tensor: String, detail: String)
 
     public var description: String {
         switch self {
@@ -55,6 +60,10 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
         case let .shapeMismatch(file, tensor, stored, expected, actual):
             let storedNote = stored == tensor ? "" : " (stored as '\(stored)')"
             return "weights file \(file): tensor '\(tensor)'\(storedNote) has shape \(actual), expected \(expected)"
+        case let .quantizedTensorMismatch(file, tensor, field, detail):
+            return "weights file \(file): quantised tensor '\(tensor)': '\(field)' \(detail)"
+        case let .cannotQuantize(file, tensor, detail):
+            return "weights file \(file): cannot quantise tensor '\(tensor)': \(detail)"
         }
     }
 }

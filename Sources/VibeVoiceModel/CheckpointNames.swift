@@ -55,6 +55,19 @@ public enum CheckpointNames {
         return nil
     }
 
+    /// Whether the canonical tensor `name` is one that block formats apply to: the decoder's matrices
+    /// (q, k, v, o, gate, up, down), the LM head and the token embedding (one row read per token). The speech
+    /// encoders, projector, norms and biases keep their stored dtype.
+    public static func isQuantizable(_ name: String) -> Bool {
+        if name == "language_model.model.embed_tokens.weight" || name == "language_model.lm_head.weight" { return true }
+        guard name.hasPrefix("language_model.model.layers.") else { return false }
+        for m in ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                  "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"] where name.hasSuffix("." + m + ".weight") {
+            return true
+        }
+        return false
+    }
+
     /// All stored spellings that map to `canonical` (the canonical one first), for lookups and error messages.
     public static func storedSpellings(of canonical: String) -> [String] {
         var out = [canonical]

@@ -97,6 +97,8 @@ public struct VibeVoiceConfig: Sendable, Equatable {
     public var audioEOSTokenID: Int
     /// Samples per encoder chunk for long audio (60 s at 24 kHz); a multiple of the hop length.
     public var acousticChunkSize: Int
+    /// Which tensors are stored in a block format (checkpoints written by `vibevoice-asr quantize`).
+    public var quantization: QuantizationConfig?
 
     public static let defaultAudioTokenID = 151_648
     public static let defaultAudioBOSTokenID = 151_646
@@ -160,6 +162,7 @@ public struct VibeVoiceConfig: Sendable, Equatable {
         default:
             throw reader.unsupported("model_type", "\"\(modelType)\"", supported: "\"vibevoice_asr\", \"vibevoice\"")
         }
+        quantization = try QuantizationConfig.parse(reader)
         try validate(reader)
     }
 

@@ -108,6 +108,16 @@ public final class SafetensorsFile: WeightStorageOwner, @unchecked Sendable {
         return WeightTensor(dtype: info.dtype, shape: info.shape, data: UnsafeRawPointer(copy.pointer), owner: copy)
     }
 
+    /// Drops the resident pages that lie wholly inside `info`'s bytes (the mapping stays valid: a later read
+    /// faults them back in from the file). Used once a tensor has been converted and its source is no longer read.
+    public func releaseResidentPages(_ info: TensorInfo) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        let start = (info.fileOffset + page - 1) / page * page
+        let end = (info.fileOffset + info.byteCount) / page * page
+        if end > start { _ = madvise(base + start, end - start, Int32(MADV_DONTNEED)) }
+    }
+
     // MARK: - Header
 
     /// Parses and checks the header of a whole file image `file` (bytes 0..<count). Pure: reads only inside `bytes`.

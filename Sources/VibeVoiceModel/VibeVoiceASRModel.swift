@@ -88,10 +88,15 @@ public final class VibeVoiceASRModel: Sendable {
         decoder = try Qwen2Decoder(weights: weights, config: config.decoder)
     }
 
-    /// Loads a checkpoint directory (either layout).
-    public convenience init(directory: URL) throws {
+    /// Loads a checkpoint directory (either layout, stored or quantised). With `weights` (a block format),
+    /// a floating-point checkpoint's decoder matrices and token embedding are quantised while loading.
+    public convenience init(directory: URL, weights: DType? = nil) throws {
         let checkpoint = try Checkpoint(directory: directory)
-        try self.init(weights: checkpoint, config: checkpoint.config)
+        if let weights {
+            try self.init(weights: QuantizingWeightSource(checkpoint: checkpoint, format: weights), config: checkpoint.config)
+        } else {
+            try self.init(weights: checkpoint, config: checkpoint.config)
+        }
     }
 
     public var hopLength: Int { config.acoustic.hopLength }

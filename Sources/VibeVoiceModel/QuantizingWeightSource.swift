@@ -1,0 +1,58 @@
+import Foundation
+import VibeVoiceCompute
+
+/// A checkpoint whose decoder matrices and token embedding are quantised to a block format as the model asks
+/// for them (`--weights q8_0|q4_0`). Each source tensor's memory-mapped pages are dropped once it is converted,
+/// so resident memory during the load stays near the quantised size rather than the stored one. Everything
+/// else (encoders, projector, norms, biases) is passed through in its stored dtype.
+public final class QuantizingWeightSource: WeightSource, @unchecked Sendable {
+    // @unchecked: the counters are only touched under `lock`; the model loads its tensors one at a time.
+    public let checkpoint: Checkpoint
+    public let format: DType
+    private let lock = NSLock()
+    private var _converted = 0
+    private var _bytes = 0
+
+    public init(checkpoint: Checkpoint, format: DType) {
+        precondition(format.isBlockFormat, "quantise-on-load needs a block format")
+        self.checkpoint = checkpoint
+        self.format = format
+    }
+
+    /// Tensors quantised so far, and their quantised bytes.
+    public var converted: (tensors: Int, bytes: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (_converted, _bytes)
+    }
+
+    public func has(_ name: String) -> Bool { checkpoint.has(name) }
+
+    public func tensor(_ name: String, shape: [Int]) throws -> WeightTensor {
+        let stored = try checkpoint.tensor(name, shape: shape)
+        let canonical = CheckpointNames.canonical(name) ?? name
+        guard CheckpointNames.isQuantizable(canonical) else { return stored }
+        let file = checkpoint.location(of: name)?.file.path ?? checkpoint.directory.path
+        if stored.dtype.isBlockFormat {
+            guard stored.dtype == format else {
+                throw CheckpointError.cannotQuantize(
+                    file: file, tensor: canonical,
+                    detail: "it is already stored as \(stored.dtype.userName); quantising to \(format.userName) needs an "
+                        + "F32, F16 or BF16 checkpoint (or load this one without --weights)")
+            }
+            return stored
+        }
+        let q: WeightTensor
+        do {
+            q = try WeightQuantizer.quantize(stored, to: format)
+        } catch {
+            throw CheckpointError.cannotQuantize(file: file, tensor: canonical, detail: error.description)
+        }
+        checkpoint.releaseResidentPages(of: name)
+        lock.lock()
+        _converted += 1
+        _bytes += q.byteCount
+        lock.unlock()
+        return q
+    }
+}
