@@ -2,13 +2,18 @@ import Foundation
 import VibeVoiceCompute
 import CKernels
 
-/// Measures the machine's own floors (memory read bandwidth, sgemm rate) and the engine's
-/// stages on a model, and reports both, with ratios. Used by `vibevoice-asr bench`.
+/// Measures the machine's own floors (memory read bandwidth, sgemm rate) and the engine's stages on a model,
+/// and reports both, with ratios. Used by `vibevoice-asr bench`.
 public enum Benchmark {
     /// Peak resident set size of this process, in bytes (Linux: VmHWM), or nil if unknown.
-    public static func peakResidentBytes() -> Int? {
+    public static func peakResidentBytes() -> Int? { statusField("VmHWM:") }
+
+    /// Current resident set size (Linux: VmRSS).
+    public static func residentBytes() -> Int? { statusField("VmRSS:") }
+
+    private static func statusField(_ key: String) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        for line in status.split(separator: "\n") where line.hasPrefix(key) {
             let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             if parts.count >= 2, let kb = Int(parts[1]) { return kb * 1024 }
         }
@@ -20,24 +25,53 @@ public enum Benchmark {
         matvecBandwidth(dtype: .f32)
     }
 
-    /// Bytes/s a threaded mat-vec streams from a 512 MB weight of `dtype` ([rows, 3584]), best of 3.
+    /// Bytes/s a threaded mat-vec streams from a 512 MB weight of `dtype` ([rows, 3584]), best of 3. Block
+    /// formats count payload and scales.
     public static func matvecBandwidth(dtype: DType) -> Double {
-        let bytes = 512 << 20
         let cols = 3584
-        let rows = bytes / dtype.elementSize! / cols
-        let buf = UnsafeMutableRawPointer.allocate(byteCount: rows * cols * dtype.elementSize!, alignment: 64)
-        defer { buf.deallocate() }
-        buf.initializeMemory(as: UInt8.self, repeating: 0x3c, count: rows * cols * dtype.elementSize!)
+        let weight: WeightTensor
+        let keep: WeightStorageOwner
+        if dtype.isBlockFormat {
+            let rows = (512 << 20) / Int(Double(cols) * dtype.bitsPerWeight / 8)
+            var rng = SeededRandom(seed: 7)
+            let source = OwnedWeightBuffer.tensor((0..<(64 * cols)).map { _ in rng.nextGaussian() * 0.02 }, shape: [64, cols])
+            let block = try! WeightQuantizer.quantize(source, to: dtype)
+            // Tile the quantised block over the whole buffer: the kernel's cost does not depend on the values.
+            let payload = rows * block.payloadByteCount / 64, scales = rows * block.scaleByteCount / 64
+            let buf = OwnedWeightBuffer(byteCount: payload + scales)
+            for i in 0..<(rows / 64) {
+                (buf.pointer + i * block.payloadByteCount).copyMemory(from: block.data, byteCount: block.payloadByteCount)
+                (buf.pointer + payload + i * block.scaleByteCount).copyMemory(from: block.scales!, byteCount: block.scaleByteCount)
+            }
+            weight = WeightTensor(blockFormat: dtype, shape: [rows / 64 * 64, cols], data: UnsafeRawPointer(buf.pointer),
+                                  scales: UnsafeRawPointer(buf.pointer + payload), owner: buf)
+            keep = buf
+        } else {
+            let size = dtype.elementSize!
+            let rows = (512 << 20) / size / cols
+            let buf = OwnedWeightBuffer(byteCount: rows * cols * size)
+            buf.pointer.initializeMemory(as: UInt8.self, repeating: 0x3c, count: rows * cols * size)
+            weight = WeightTensor(dtype: dtype, shape: [rows, cols], data: UnsafeRawPointer(buf.pointer), owner: buf)
+            keep = buf
+        }
         let x = [Float](repeating: 1, count: cols)
-        let w = WeightTensor(dtype: dtype, shape: [rows, cols], data: UnsafeRawPointer(buf), owner: nil)
-        let linear = Linear(weight: w, bias: nil)
+        let linear = Linear(weight: weight, bias: nil)
         var best = 0.0
         for _ in 0..<3 {
             let t = Date()
             _ = linear.forward(x, rows: 1)
-            best = max(best, Double(rows * cols * dtype.elementSize!) / Date().timeIntervalSince(t))
+            best = max(best, Double(weight.byteCount) / Date().timeIntervalSince(t))
         }
+        withExtendedLifetime(keep) {}
         return best
+    }
+
+    /// A prompt of the real shape without a tokenizer: 26 text ids before the audio slots and 37 after, as in
+    /// the released prompt without context (the text id is any valid one; its value does not change the cost).
+    public static func syntheticPrompt(config: VibeVoiceConfig, audioFrames: Int) -> [Int] {
+        let text = min(1000, config.decoder.vocabSize - 1)
+        return [Int](repeating: text, count: 26) + [Int](repeating: config.audioTokenID, count: audioFrames)
+            + [Int](repeating: text, count: 37)
     }
 
     /// sgemm rate in FLOP/s for M×N×K = 512×2048×2048, best of 3.
@@ -65,12 +99,17 @@ public enum Benchmark {
 
 extension Benchmark {
     public struct Report: Sendable {
+        /// "stored" (the checkpoint's own dtypes) or the block format the decoder was loaded in.
+        public var weights: String
+        public var threads: Int
         public var bandwidth: Double
-        public var bf16MatvecBandwidth: Double
+        /// Bytes/s the decode mat-vec streams for the decoder's main weight format.
+        public var matvecBandwidth: Double
         public var sgemm: Double
         public var loadSeconds: Double
         public var audioSeconds: Double
         public var encodeSeconds: Double
+        public var encodeFLOPs: Double
         public var promptTokens: Int
         public var prefillSeconds: Double
         public var decodeTokens: Int
@@ -86,20 +125,47 @@ extension Benchmark {
         public var decodeFloorSecondsPerToken: Double { Double(weightBytesPerToken) / bandwidth }
         /// Prefill ceiling: 2 FLOP per matrix parameter per token at the measured sgemm rate.
         public var prefillCeilingTokensPerSecond: Double { sgemm / (2 * Double(matrixParameters)) }
+        public var encodeFLOPsPerSecond: Double { encodeFLOPs / encodeSeconds }
+
+        /// The stable keys of `bench --json` (SI units; later versions add keys, never rename these).
+        public var json: [String: Any] {
+            var out: [String: Any] = [
+                "weights": weights, "threads": threads,
+                "bandwidth_gbps": bandwidth / 1e9, "matvec_stream_gbps": matvecBandwidth / 1e9,
+                "sgemm_gflops": sgemm / 1e9, "load_s": loadSeconds, "audio_s": audioSeconds,
+                "encode_s": encodeSeconds, "encode_s_per_audio_s": encodeSeconds / audioSeconds,
+                "encode_gflops_per_s": encodeFLOPsPerSecond / 1e9,
+                "encode_ratio_to_sgemm": encodeFLOPsPerSecond / sgemm,
+                "prefill_tokens": promptTokens, "prefill_s": prefillSeconds,
+                "prefill_tokens_per_s": prefillTokensPerSecond,
+                "prefill_ratio_to_sgemm": prefillTokensPerSecond / prefillCeilingTokensPerSecond,
+                "decode_tokens": decodeTokens, "decode_s_per_token": decodeSecondsPerToken,
+                "decode_bytes_per_token": weightBytesPerToken,
+                "decode_floor_s_per_token": decodeFloorSecondsPerToken,
+                "decode_ratio_to_floor": decodeSecondsPerToken / decodeFloorSecondsPerToken,
+                "simd_kernels": kernelsUseSIMD,
+            ]
+            out["peak_resident_bytes"] = peakResidentBytes ?? NSNull()
+            return out
+        }
     }
 
-    /// Loads the model, encodes `audioSeconds` of a synthetic signal, prefills a prompt of the
-    /// real shape (system and instruction text around the audio slots) and decodes `decodeTokens`.
-    public static func run(modelDirectory: URL, audioSeconds: Double, decodeTokens: Int,
+    /// Loads the model (quantising the decoder to `weights` when given), encodes `audioSeconds` of a synthetic
+    /// signal, prefills a prompt of the real shape (system and instruction text around the audio slots) and
+    /// decodes `decodeTokens`.
+    public static func run(modelDirectory: URL, weights: DType? = nil, audioSeconds: Double, decodeTokens: Int,
                            log: (String) -> Void) throws -> Report {
+        // Read the config first, so a bad model fails before the seconds of machine measurements.
+        _ = try VibeVoiceConfig.load(from: modelDirectory)
         log("measuring memory bandwidth and sgemm rate ...")
         let bandwidth = memoryReadBandwidth()
-        let bf16Bandwidth = matvecBandwidth(dtype: .bf16)
         let sgemm = sgemmRate()
-        log("loading \(modelDirectory.path) ...")
+        log("loading \(modelDirectory.path)\(weights.map { " (quantising the decoder to \($0.userName))" } ?? "") ...")
         var t = Date()
-        let model = try VibeVoiceASRModel(directory: modelDirectory)
+        let model = try VibeVoiceASRModel(directory: modelDirectory, weights: weights)
         let loadSeconds = Date().timeIntervalSince(t)
+        let decoderFormat = model.decoder.mainWeightFormat
+        let streamRate = matvecBandwidth(dtype: decoderFormat)
 
         let n = Int(audioSeconds * 24000)
         var rng = SeededRandom(seed: 1)
@@ -113,17 +179,17 @@ extension Benchmark {
         t = Date()
         let audio = try model.encodeAudio(samples)
         let encodeSeconds = Date().timeIntervalSince(t)
+        let padded = (n + model.hopLength - 1) / model.hopLength * model.hopLength
+        let encodeFLOPs = model.acousticEncoder.flops(samples: padded) + model.semanticEncoder.flops(samples: padded)
 
-        // 26 text ids before the audio and 37 after, as in the real prompt without context.
-        let text = model.config.audioTokenID == 151648 ? 1000 : 5
-        let prompt = [Int](repeating: text, count: 26) + [Int](repeating: model.config.audioTokenID, count: audio.frames)
-            + [Int](repeating: text, count: 37)
+        let prompt = syntheticPrompt(config: model.config, audioFrames: audio.frames)
         log("prefill of \(prompt.count) tokens and \(decodeTokens) decode steps ...")
         let result = try model.generate(promptIDs: prompt, audio: audio,
                                         options: GenerationOptions(maxNewTokens: decodeTokens + 1, stopTokenIDs: []))
-        return Report(bandwidth: bandwidth, bf16MatvecBandwidth: bf16Bandwidth, sgemm: sgemm, loadSeconds: loadSeconds, audioSeconds: audioSeconds,
-                      encodeSeconds: encodeSeconds, promptTokens: prompt.count, prefillSeconds: result.prefillSeconds,
-                      decodeTokens: decodeTokens, decodeSeconds: result.decodeSeconds,
+        return Report(weights: weights?.userName ?? "stored", threads: ComputeThreads.count, bandwidth: bandwidth,
+                      matvecBandwidth: streamRate, sgemm: sgemm, loadSeconds: loadSeconds, audioSeconds: audioSeconds,
+                      encodeSeconds: encodeSeconds, encodeFLOPs: encodeFLOPs, promptTokens: prompt.count,
+                      prefillSeconds: result.prefillSeconds, decodeTokens: decodeTokens, decodeSeconds: result.decodeSeconds,
                       weightBytesPerToken: model.decoder.weightBytesPerToken,
                       matrixParameters: model.decoder.matrixParameterCount,
                       peakResidentBytes: peakResidentBytes(), kernelsUseSIMD: vv_kernels_simd_enabled() != 0)

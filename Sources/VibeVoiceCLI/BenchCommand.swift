@@ -8,11 +8,22 @@ import VibeVoiceCompute
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure load time, peak memory, encoder, prefill and decode speed against the machine's floors."
+        abstract: "Measure load time, peak memory, encoder, prefill and decode speed against the machine's floors.",
+        discussion: """
+        The floors are measured in the same run: memory read bandwidth (a threaded f32 mat-vec over 512 MB), \
+        the sgemm rate (512x2048x2048), and the mat-vec stream rate of the decoder's weight format. With \
+        --json one JSON object is printed with stable keys (SI units): weights, threads, bandwidth_gbps, \
+        sgemm_gflops, load_s, encode_s_per_audio_s, encode_ratio_to_sgemm, prefill_tokens, prefill_tokens_per_s, \
+        prefill_ratio_to_sgemm, decode_s_per_token, decode_bytes_per_token, decode_ratio_to_floor, \
+        peak_resident_bytes, and more.
+        """
     )
 
     @Option(name: .shortAndLong, help: ArgumentHelp("A local model directory.", valueName: "dir"))
     var model: String
+
+    @Option(help: ArgumentHelp("Quantise a BF16/F16/F32 checkpoint's decoder while loading: q8_0 or q4_0.", valueName: "format"))
+    var weights: String?
 
     @Option(help: ArgumentHelp("Seconds of synthetic audio to encode and prefill.", valueName: "s"))
     var seconds: Double = 60
@@ -23,25 +34,44 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Threads (default: all cores).", valueName: "n"))
     var threads: Int?
 
+    @Flag(help: "Print one JSON object instead of the table.")
+    var json = false
+
     func validate() throws {
         if !(seconds > 0) { throw CLIUsageError("--seconds must be positive") }
         if tokens < 1 { throw CLIUsageError("--tokens must be at least 1") }
+        if let w = weights, DType(blockFormatName: w) == nil {
+            throw CLIUsageError("--weights must be one of: \(DType.blockFormats.map(\.userName).joined(separator: ", "))")
+        }
     }
 
     func run() throws {
         if let threads { ComputeThreads.set(threads) }
-        let r = try Benchmark.run(modelDirectory: URL(fileURLWithPath: model), audioSeconds: seconds,
-                                  decodeTokens: tokens) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue else {
+            throw CLIUsageError("--model '\(model)' is not a local checkpoint directory (bench does not download)")
+        }
+        let r = try Benchmark.run(modelDirectory: URL(fileURLWithPath: model), weights: weights.flatMap { DType(blockFormatName: $0) },
+                                  audioSeconds: seconds, decodeTokens: tokens) {
+            FileHandle.standardError.write(Data(($0 + "\n").utf8))
+        }
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: r.json, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
         let gb = 1e9
         var lines: [String] = []
-        lines.append(String(format: "threads                 %d (SIMD kernels: %@)", ComputeThreads.count, r.kernelsUseSIMD ? "on" : "off"))
+        lines.append(String(format: "weights                 %@, threads %d (SIMD kernels: %@)", r.weights, r.threads,
+                            r.kernelsUseSIMD ? "on" : "off"))
         lines.append(String(format: "memory read bandwidth   %.1f GB/s", r.bandwidth / gb))
-        lines.append(String(format: "bf16 mat-vec stream     %.1f GB/s (%.2f of the f32 read bandwidth)", r.bf16MatvecBandwidth / gb,
-                            r.bf16MatvecBandwidth / r.bandwidth))
+        lines.append(String(format: "decode mat-vec stream   %.1f GB/s (%.2f of the read bandwidth)", r.matvecBandwidth / gb,
+                            r.matvecBandwidth / r.bandwidth))
         lines.append(String(format: "sgemm rate              %.1f GFLOP/s", r.sgemm / gb))
         lines.append(String(format: "load                    %.2f s", r.loadSeconds))
-        lines.append(String(format: "encode                  %.2f s for %.1f s of audio (%.3f s per audio second)",
-                            r.encodeSeconds, r.audioSeconds, r.encodeSeconds / r.audioSeconds))
+        lines.append(String(format: "encode                  %.2f s for %.1f s of audio (%.3f s per audio second; %.1f GFLOP/s, ratio %.2f to sgemm)",
+                            r.encodeSeconds, r.audioSeconds, r.encodeSeconds / r.audioSeconds, r.encodeFLOPsPerSecond / gb,
+                            r.encodeFLOPsPerSecond / r.sgemm))
         lines.append(String(format: "prefill                 %d tokens in %.2f s = %.2f tok/s (ceiling %.2f tok/s at the sgemm rate, ratio %.2f)",
                             r.promptTokens, r.prefillSeconds, r.prefillTokensPerSecond, r.prefillCeilingTokensPerSecond,
                             r.prefillTokensPerSecond / r.prefillCeilingTokensPerSecond))

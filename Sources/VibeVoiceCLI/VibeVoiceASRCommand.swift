@@ -13,6 +13,7 @@ struct VibeVoiceASRCommand: ParsableCommand {
             TokenizeCommand.self,
             BenchCommand.self,
             QuantizeCommand.self,
+            FidelityCommand.self,
         ],
         defaultSubcommand: nil
     )

@@ -187,6 +187,15 @@ extension Qwen2Decoder {
         return total
     }
 
+    /// The dtype holding most of the decoder's matrix bytes (what decode streams).
+    public var mainWeightFormat: DType {
+        var bytes: [DType: Int] = [:]
+        for l in layers {
+            for lin in [l.q, l.k, l.v, l.o, l.gate, l.up, l.down] { bytes[lin.weight.dtype, default: 0] += lin.weight.byteCount }
+        }
+        return bytes.max { $0.value < $1.value }?.key ?? lmHead.weight.dtype
+    }
+
     /// Parameters in the matrices a token passes through (2 FLOP each per token).
     public var matrixParameterCount: Int {
         var total = lmHead.weight.count

@@ -297,6 +297,29 @@ public final class SpeechEncoder: Sendable {
         return (out, frames)
     }
 
+    /// Floating-point operations (2 per multiply-add) of one pass over `samples` samples: the dense convolutions
+    /// as im2col GEMMs (out × in·kernel per output frame), the depthwise mixers (kernel per channel and frame)
+    /// and the feed-forwards (2 · 4d² per frame). Norms, GELU and residual adds are left out (they are not
+    /// multiply-adds of a matrix product).
+    public func flops(samples: Int) -> Double {
+        var t = samples / config.channels
+        var total = 0.0
+        func conv(_ c: CausalConv1d) {
+            let out = c.outputLength(t)
+            total += 2 * Double(out) * Double(c.outChannels) * Double(c.inChannels) * Double(c.kernel)
+            t = out
+        }
+        for (c, blocks) in stages {
+            conv(c)
+            for b in blocks {
+                total += 2 * Double(t) * Double(b.dim) * Double(b.mixer.kernel)
+                total += 2 * Double(t) * 2 * Double(b.dim) * Double(b.linear1.outFeatures)
+            }
+        }
+        conv(head)
+        return total
+    }
+
     /// Encodes a whole signal in chunks of `chunkSize` samples (the result does not depend on it).
     public func encode(_ samples: [Float], chunkSize: Int) -> (latents: [Float], frames: Int) {
         var state = makeState()

@@ -26,6 +26,16 @@ public struct AudioFeatures: Sendable {
     /// Projected embeddings `[frames, hidden]`.
     public var embeddings: [Float]
     public var frames: Int
+
+    public init(acousticLatents: [Float], semanticLatents: [Float], embeddings: [Float], frames: Int) {
+        self.acousticLatents = acousticLatents
+        self.semanticLatents = semanticLatents
+        self.embeddings = embeddings
+        self.frames = frames
+    }
+
+    /// No audio (a text-only prompt).
+    public static let none = AudioFeatures(acousticLatents: [], semanticLatents: [], embeddings: [], frames: 0)
 }
 
 /// Generation settings. Defaults: greedy, stop on `<|endoftext|>`.

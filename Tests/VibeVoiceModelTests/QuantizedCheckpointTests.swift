@@ -1,0 +1,160 @@
+import XCTest
+import VibeVoiceCompute
+@testable import VibeVoiceModel
+
+/// `CheckpointQuantizer` output and the loader's checks on quantised checkpoints.
+final class QuantizedCheckpointTests: XCTestCase {
+    private func tempDir() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vv-quant-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir
+    }
+
+    private func quantize(_ fixture: String, _ format: DType, maxShardBytes: Int = CheckpointQuantizer.defaultMaxShardBytes,
+                          tokenizer: URL? = nil) throws -> URL {
+        let out = try tempDir().appendingPathComponent("\(fixture)-\(format.userName)")
+        _ = try CheckpointQuantizer.quantize(input: ReferenceFixture(fixture).modelDirectory, output: out,
+                                             options: .init(format: format, maxShardBytes: maxShardBytes, tokenizer: tokenizer))
+        return out
+    }
+
+    func testQuantisedCheckpointLoadsAndMatchesQuantiseOnLoadBitForBit() throws {
+        for name in ReferenceFixture.caseNames {
+            let fixture = try ReferenceFixture(name)
+            let stored = try VibeVoiceASRModel(directory: fixture.modelDirectory).encodeAudio(fixture.normalizedAudio)
+            for format in DType.blockFormats {
+                let dir = try quantize(name, format)
+                let checkpoint = try Checkpoint(directory: dir)
+                try checkpoint.validate()
+                XCTAssertEqual(checkpoint.config.quantization?.format, format)
+                // Exactly the decoder's matrices, LM head and embedding are quantised; the rest keeps its dtype.
+                let original = try Checkpoint(directory: fixture.modelDirectory)
+                for (tensor, _) in CheckpointNames.expectedShapes(for: original.config) {
+                    let quantised = CheckpointNames.isQuantizable(tensor)
+                    XCTAssertEqual(checkpoint.isQuantized(tensor), quantised, tensor)
+                    XCTAssertEqual(checkpoint.location(of: tensor)?.dtype, quantised ? format : original.location(of: tensor)?.dtype,
+                                   tensor)
+                }
+                // The written checkpoint and quantise-on-load give the same logits, bit for bit.
+                let fromDisk = try VibeVoiceASRModel(directory: dir)
+                let onLoad = try VibeVoiceASRModel(directory: fixture.modelDirectory, weights: format)
+                let ids = fixture.ints("input_ids")
+                let a = try fromDisk.promptLogits(promptIDs: ids, audio: stored, audioTokenID: fixture.audioTokenID)
+                let b = try onLoad.promptLogits(promptIDs: ids, audio: stored, audioTokenID: fixture.audioTokenID)
+                XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "\(name) \(format)")
+                // The encoders and projector are untouched: the same embeddings as the stored model's.
+                if format == .q4_0 {
+                    XCTAssertEqual(try fromDisk.encodeAudio(fixture.normalizedAudio).embeddings, stored.embeddings, name)
+                }
+            }
+        }
+    }
+
+    func testShardsStayUnderTheLimitAndTheIndexAndCompanionFilesAreWritten() throws {
+        let dir = try quantize("hf_bf16_chunked", .q8_0, maxShardBytes: 300_000)
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        let shards = names.filter { $0.hasSuffix(".safetensors") }
+        XCTAssertGreaterThan(shards.count, 2)
+        for s in shards {
+            let size = try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent(s).path)[.size] as! Int
+            XCTAssertLessThanOrEqual(size, 300_000, s)
+        }
+        XCTAssertTrue(names.contains("tokenizer.json"))
+        XCTAssertTrue(names.contains(Checkpoint.indexFileName))
+        XCTAssertFalse(names.contains { $0.hasPrefix(".") }, "no marker or temporary file is left: \(names)")
+        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent(Checkpoint.indexFileName)))
+            as! [String: Any]
+        let map = index["weight_map"] as! [String: String]
+        XCTAssertEqual(Set(map.values), Set(shards))
+        XCTAssertTrue(map.keys.contains("language_model.lm_head.weight_scale"))
+        // Every shard satisfies the format's rules: contiguous offsets from 0 and each element on its alignment.
+        for s in shards {
+            let file = try SafetensorsFile(url: dir.appendingPathComponent(s))
+            let infos = file.tensors.values.sorted { $0.fileOffset < $1.fileOffset }
+            var end = infos.first!.fileOffset
+            XCTAssertEqual(end % 8, 0)
+            for i in infos {
+                XCTAssertEqual(i.fileOffset, end, "\(s): \(i.name) leaves a gap")
+                XCTAssertTrue(i.isAligned, i.name)
+                end += i.byteCount
+            }
+            XCTAssertEqual(end, file.fileSize, s)
+        }
+        // config.json keeps the original bytes and gains the entry.
+        let original = try String(contentsOf: ReferenceFixture("hf_bf16_chunked").modelDirectory.appendingPathComponent("config.json"),
+                                  encoding: .utf8)
+        let written = try String(contentsOf: dir.appendingPathComponent("config.json"), encoding: .utf8)
+        let kept = original.trimmingCharacters(in: .whitespacesAndNewlines).dropLast()
+        XCTAssertTrue(written.hasPrefix(kept.trimmingCharacters(in: .whitespacesAndNewlines)))
+        XCTAssertTrue(written.contains("\"quantization_config\""))
+    }
+
+    func testTheOriginalLayoutIsWrittenInHubNamesWithTheGivenTokenizer() throws {
+        let fixture = try ReferenceFixture("original_sharded_context")
+        let dir = try quantize("original_sharded_context", .q4_0, tokenizer: fixture.directory.appendingPathComponent("tokenizer.json"))
+        let checkpoint = try Checkpoint(directory: dir)
+        XCTAssertEqual(checkpoint.config.format, .original)
+        XCTAssertTrue(checkpoint.ignoredTensorNames.isEmpty, "the unused acoustic decoder is not copied")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("tokenizer.json").path))
+        for file in checkpoint.files {
+            XCTAssertTrue(file.tensorNames.allSatisfy { CheckpointNames.canonical($0) == $0 }, "Hub spelling only")
+        }
+    }
+
+    func testRefusals() throws {
+        let fixture = try ReferenceFixture("hf_bf16_chunked")
+        let dir = try tempDir()
+        // An existing output is never replaced.
+        XCTAssertThrowsError(try CheckpointQuantizer.quantize(input: fixture.modelDirectory, output: dir, options: .init(format: .q8_0))) {
+            XCTAssertEqual($0 as? QuantizeError, .outputExists(dir.standardizedFileURL.path))
+        }
+        // A quantised checkpoint is not quantised again.
+        let q = try quantize("hf_bf16_chunked", .q8_0)
+        XCTAssertThrowsError(try CheckpointQuantizer.quantize(input: q, output: dir.appendingPathComponent("again"),
+                                                              options: .init(format: .q4_0))) {
+            guard case .alreadyQuantized? = $0 as? QuantizeError else { return XCTFail("\($0)") }
+        }
+        // Nor on load.
+        XCTAssertThrowsError(try VibeVoiceASRModel(directory: q, weights: .q4_0)) {
+            guard case .cannotQuantize? = $0 as? CheckpointError else { return XCTFail("\($0)") }
+        }
+        XCTAssertNoThrow(try VibeVoiceASRModel(directory: q, weights: .q8_0), "the stored format itself is accepted")
+    }
+
+    func testAFailedRunLeavesNothingAndAStalePartialDirectoryIsCleared() throws {
+        // A checkpoint whose lm_head holds a NaN: quantising fails part-way through.
+        let source = try ReferenceFixture("hf_inmemory_f32_long").modelDirectory
+        let broken = try tempDir().appendingPathComponent("broken")
+        try FileManager.default.copyItem(at: source, to: broken)
+        let weights = broken.appendingPathComponent("model.safetensors")
+        let file = try SafetensorsFile(url: weights)
+        let info = file.tensors["lm_head.weight"]!
+        var data = try Data(contentsOf: weights)
+        withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { data.replaceSubrange((info.fileOffset + 40)..<(info.fileOffset + 44), with: $0) }
+        try data.write(to: weights)
+
+        let parent = try tempDir()
+        let out = parent.appendingPathComponent("q")
+        XCTAssertThrowsError(try CheckpointQuantizer.quantize(input: broken, output: out, options: .init(format: .q8_0))) {
+            guard case let .cannotQuantize(_, tensor, detail)? = $0 as? CheckpointError else { return XCTFail("\($0)") }
+            XCTAssertEqual(tensor, "language_model.lm_head.weight")
+            XCTAssertTrue(detail.contains("NaN"), detail)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: parent.path), [], "nothing is left behind")
+
+        // A killed run leaves `.q.partial` with our marker: the next run clears it and succeeds.
+        let partial = parent.appendingPathComponent(".q.partial")
+        try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: false)
+        try Data().write(to: partial.appendingPathComponent(CheckpointQuantizer.partialMarker))
+        try Data("half".utf8).write(to: partial.appendingPathComponent("model-00001-of-00002.safetensors"))
+        _ = try CheckpointQuantizer.quantize(input: source, output: out, options: .init(format: .q8_0))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: parent.path), ["q"])
+        // A directory of that name that is not ours is never removed.
+        let foreign = parent.appendingPathComponent(".r.partial")
+        try FileManager.default.createDirectory(at: foreign, withIntermediateDirectories: false)
+        XCTAssertThrowsError(try CheckpointQuantizer.quantize(input: source, output: parent.appendingPathComponent("r"),
+                                                              options: .init(format: .q8_0)))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: foreign.path))
+    }
+}
