@@ -125,7 +125,7 @@ extension Benchmark {
         public var decodeFloorSecondsPerToken: Double { Double(weightBytesPerToken) / bandwidth }
         /// Prefill ceiling: 2 FLOP per matrix parameter per token at the measured sgemm rate.
         public var prefillCeilingTokensPerSecond: Double { sgemm / (2 * Double(matrixParameters)) }
-        public var encodeFLOPsPerSecond: Double { encodeFLOPs / encodeSeconds }
+        public var encodeFLOPsPerSecond: Double { encodeSeconds > 0 ? encodeFLOPs / encodeSeconds : 0 }
 
         /// The stable keys of `bench --json` (SI units; later versions add keys, never rename these).
         public var json: [String: Any] {
@@ -153,8 +153,10 @@ extension Benchmark {
     /// Loads the model (quantising the decoder to `weights` when given), encodes `audioSeconds` of a synthetic
     /// signal, prefills a prompt of the real shape (system and instruction text around the audio slots) and
     /// decodes `decodeTokens`.
+    /// With `encode` false the encoders are skipped and the audio slots get random embeddings of the same
+    /// shape (decoder-only figures; the encode keys then report 0).
     public static func run(modelDirectory: URL, weights: DType? = nil, audioSeconds: Double, decodeTokens: Int,
-                           log: (String) -> Void) throws -> Report {
+                           encode: Bool = true, log: (String) -> Void) throws -> Report {
         // Read the config first, so a bad model fails before the seconds of machine measurements.
         _ = try VibeVoiceConfig.load(from: modelDirectory)
         log("measuring memory bandwidth and sgemm rate ...")
@@ -175,12 +177,21 @@ extension Benchmark {
             samples[i] = Float(0.3 * sin(2 * Double.pi * (220 + 40 * sin(s)) * s)) + 0.05 * rng.nextGaussian()
         }
         LoudnessNormalizer.normalize(&samples)
-        log(String(format: "encoding %.1f s of audio ...", audioSeconds))
-        t = Date()
-        let audio = try model.encodeAudio(samples)
-        let encodeSeconds = Date().timeIntervalSince(t)
         let padded = (n + model.hopLength - 1) / model.hopLength * model.hopLength
-        let encodeFLOPs = model.acousticEncoder.flops(samples: padded) + model.semanticEncoder.flops(samples: padded)
+        var encodeSeconds = 0.0, encodeFLOPs = 0.0
+        let audio: AudioFeatures
+        if encode {
+            log(String(format: "encoding %.1f s of audio ...", audioSeconds))
+            t = Date()
+            audio = try model.encodeAudio(samples)
+            encodeSeconds = Date().timeIntervalSince(t)
+            model.releaseEncoderWeightPages()       // as `transcribe` does
+            encodeFLOPs = model.acousticEncoder.flops(samples: padded) + model.semanticEncoder.flops(samples: padded)
+        } else {
+            let frames = padded / model.hopLength, h = model.config.decoder.hiddenSize
+            audio = AudioFeatures(acousticLatents: [], semanticLatents: [],
+                                  embeddings: (0..<(frames * h)).map { _ in rng.nextGaussian() * 0.02 }, frames: frames)
+        }
 
         let prompt = syntheticPrompt(config: model.config, audioFrames: audio.frames)
         log("prefill of \(prompt.count) tokens and \(decodeTokens) decode steps ...")

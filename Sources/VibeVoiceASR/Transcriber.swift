@@ -29,6 +29,9 @@ public struct TranscriptionOptions: Sendable {
     /// Retries after a loop, each at `recoveryTemperature` and top-p 0.95.
     public var maxLoopRecoveries = 3
     public var recoveryTemperature: Float = 0.3
+    /// Drop the encoders' memory-mapped weight pages once the audio is encoded (lower peak memory while
+    /// decoding; the next input faults them back in).
+    public var releaseEncoderWeights = true
 
     public init(context: String? = nil, maxNewTokens: Int? = nil) {
         self.context = context
@@ -204,6 +207,7 @@ public final class Transcriber: Sendable {
             if case let .encoding(done, total) = p { onEvent(.encoding(doneSamples: done, totalSamples: total)) }
         }
         timings[.encode] = Date().timeIntervalSince(t)
+        if options.releaseEncoderWeights { model.releaseEncoderWeightPages() }
         onEvent(.stageFinished(.encode, seconds: timings[.encode]!))
 
         let prompt = promptBuilder.promptIDs(rawSampleCount: raw.count, context: options.context)

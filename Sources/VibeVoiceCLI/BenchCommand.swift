@@ -37,6 +37,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
 
+    @Flag(help: "Skip the speech encoders: the audio slots get random embeddings (decoder-only figures).")
+    var noEncode = false
+
     func validate() throws {
         if !(seconds > 0) { throw CLIUsageError("--seconds must be positive") }
         if tokens < 1 { throw CLIUsageError("--tokens must be at least 1") }
@@ -52,7 +55,7 @@ struct BenchCommand: ParsableCommand {
             throw CLIUsageError("--model '\(model)' is not a local checkpoint directory (bench does not download)")
         }
         let r = try Benchmark.run(modelDirectory: URL(fileURLWithPath: model), weights: weights.flatMap { DType(blockFormatName: $0) },
-                                  audioSeconds: seconds, decodeTokens: tokens) {
+                                  audioSeconds: seconds, decodeTokens: tokens, encode: !noEncode) {
             FileHandle.standardError.write(Data(($0 + "\n").utf8))
         }
         if json {
@@ -69,9 +72,13 @@ struct BenchCommand: ParsableCommand {
                             r.matvecBandwidth / r.bandwidth))
         lines.append(String(format: "sgemm rate              %.1f GFLOP/s", r.sgemm / gb))
         lines.append(String(format: "load                    %.2f s", r.loadSeconds))
-        lines.append(String(format: "encode                  %.2f s for %.1f s of audio (%.3f s per audio second; %.1f GFLOP/s, ratio %.2f to sgemm)",
-                            r.encodeSeconds, r.audioSeconds, r.encodeSeconds / r.audioSeconds, r.encodeFLOPsPerSecond / gb,
-                            r.encodeFLOPsPerSecond / r.sgemm))
+        if noEncode {
+            lines.append("encode                  skipped (--no-encode)")
+        } else {
+            lines.append(String(format: "encode                  %.2f s for %.1f s of audio (%.3f s per audio second; %.1f GFLOP/s, ratio %.2f to sgemm)",
+                                r.encodeSeconds, r.audioSeconds, r.encodeSeconds / r.audioSeconds, r.encodeFLOPsPerSecond / gb,
+                                r.encodeFLOPsPerSecond / r.sgemm))
+        }
         lines.append(String(format: "prefill                 %d tokens in %.2f s = %.2f tok/s (ceiling %.2f tok/s at the sgemm rate, ratio %.2f)",
                             r.promptTokens, r.prefillSeconds, r.prefillTokensPerSecond, r.prefillCeilingTokensPerSecond,
                             r.prefillTokensPerSecond / r.prefillCeilingTokensPerSecond))

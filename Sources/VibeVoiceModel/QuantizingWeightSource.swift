@@ -28,6 +28,8 @@ public final class QuantizingWeightSource: WeightSource, @unchecked Sendable {
 
     public func has(_ name: String) -> Bool { checkpoint.has(name) }
 
+    public func releaseResidentPages(prefix: String) { checkpoint.releaseResidentPages(prefix: prefix) }
+
     public func tensor(_ name: String, shape: [Int]) throws -> WeightTensor {
         let stored = try checkpoint.tensor(name, shape: shape)
         let canonical = CheckpointNames.canonical(name) ?? name

@@ -88,9 +88,12 @@ public final class VibeVoiceASRModel: Sendable {
     public let semanticEncoder: SpeechEncoder
     public let projector: AudioProjector
     public let decoder: Qwen2Decoder
+    /// Kept to release the encoders' mapped pages once the audio is encoded (`releaseEncoderWeightPages`).
+    private let weights: WeightSource
 
     public init(weights: WeightSource, config: VibeVoiceConfig) throws {
         self.config = config
+        self.weights = weights
         acousticEncoder = try SpeechEncoder(weights: weights, prefix: "acoustic_tokenizer_encoder", config: config.acoustic)
         semanticEncoder = try SpeechEncoder(weights: weights, prefix: "semantic_tokenizer_encoder", config: config.semantic)
         projector = try AudioProjector(weights: weights, acousticDim: config.acoustic.hiddenSize,
@@ -110,6 +113,13 @@ public final class VibeVoiceASRModel: Sendable {
     }
 
     public var hopLength: Int { config.acoustic.hopLength }
+
+    /// Drops the resident pages of the speech encoders' memory-mapped weights (about 1.4 GB for the released
+    /// model). They are read only while encoding, so releasing them after it lowers the peak while the decoder
+    /// runs; the next encoding faults them back in from the file (or the page cache).
+    public func releaseEncoderWeightPages() {
+        for e in CheckpointNames.encoderNames { weights.releaseResidentPages(prefix: "\(e)_tokenizer_encoder.") }
+    }
 
     /// Audio tokens for `rawSamples` samples: `ceil(raw / hop)`.
     public func audioTokenCount(rawSamples: Int) -> Int {

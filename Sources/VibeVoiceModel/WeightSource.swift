@@ -4,9 +4,20 @@ import VibeVoiceCompute
 public protocol WeightSource: Sendable {
     func tensor(_ name: String, shape: [Int]) throws -> WeightTensor
     func has(_ name: String) -> Bool
+    /// Drops the resident memory-mapped pages of the tensors whose canonical names start with `prefix` (they
+    /// fault back in from the file when read again). Sources without a mapping do nothing.
+    func releaseResidentPages(prefix: String)
 }
 
-extension Checkpoint: WeightSource {}
+extension WeightSource {
+    public func releaseResidentPages(prefix: String) {}
+}
+
+extension Checkpoint: WeightSource {
+    public func releaseResidentPages(prefix: String) {
+        for name in tensorNames where name.hasPrefix(prefix) { releaseResidentPages(of: name) }
+    }
+}
 
 extension WeightSource {
     /// A small tensor widened to f32 (biases, norms, layer scales, depthwise kernels).

@@ -1,0 +1,45 @@
+import CKernels
+
+/// One row (decode): the threaded SIMD mat-vec over the stored dtype or block format.
+extension Linear {
+    func matvec(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        let cols = inFeatures
+        let w = weight.data
+        let dtype = weight.dtype
+        if dtype.isBlockFormat {
+            quantizedMatvec(x, into: y)
+            return
+        }
+        Parallel.forRanges(outFeatures, minChunk: 64) { r0, r1 in
+            switch dtype {
+            case .f32:
+                vv_matvec_f32(w.assumingMemoryBound(to: Float.self), x, y, cols, r0, r1)
+            case .bf16:
+                vv_matvec_bf16(w.assumingMemoryBound(to: UInt16.self), x, y, cols, r0, r1)
+            case .f16:
+                vv_matvec_f16(w.assumingMemoryBound(to: UInt16.self), x, y, cols, r0, r1)
+            case .i8, .u8, .q8_0, .q4_0:
+                preconditionFailure("\(dtype.rawValue) weights have no float mat-vec")
+            }
+        }
+    }
+
+    /// Block formats: the activation is quantised once to Q8 blocks, then integer dot products per row.
+    private func quantizedMatvec(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        let nb = weight.blocksPerRow
+        let qx = UnsafeMutablePointer<Int8>.allocate(capacity: nb * DType.blockLength)
+        let dx = UnsafeMutablePointer<Float>.allocate(capacity: nb)
+        defer { qx.deallocate(); dx.deallocate() }
+        vv_quantize_act_q8(x, inFeatures, qx, dx)
+        let q = weight.data
+        let d = weight.scales!.assumingMemoryBound(to: UInt16.self)
+        let format = weight.dtype
+        Parallel.forRanges(outFeatures, minChunk: 64) { r0, r1 in
+            if format == .q8_0 {
+                vv_matvec_q8_0(q.assumingMemoryBound(to: Int8.self), d, qx, dx, y, nb, r0, r1)
+            } else {
+                vv_matvec_q4_0(q.assumingMemoryBound(to: UInt8.self), d, qx, dx, y, nb, r0, r1)
+            }
+        }
+    }
+}
