@@ -138,6 +138,7 @@ public final class Transcriber: Sendable {
         var total = TranscriptionResult(transcript: merged, audioSeconds: Double(raw.count) / 24000,
                                         stopReason: .stopToken, timings: [:], windows: windows.count)
         var tokens: [Int] = []
+        var logprobs: [Double]? = []
         var promptTokens = 0
         var rawParts: [String] = []
         for (k, w) in windows.enumerated() {
@@ -148,6 +149,7 @@ public final class Transcriber: Sendable {
             merged.isTruncated = merged.isTruncated || r.transcript.isTruncated
             if let p = r.transcript.plainText { rawParts.append(p) }
             tokens += r.transcript.tokens ?? []
+            if let l = r.transcript.tokenLogprobs, logprobs != nil { logprobs! += l } else { logprobs = nil }
             promptTokens += r.transcript.promptTokens ?? 0
             for (stage, t) in r.timings { total.timings[stage, default: 0] += t }
             total.loopRecoveries += r.loopRecoveries
@@ -156,6 +158,7 @@ public final class Transcriber: Sendable {
         merged.rawText = rawParts.joined(separator: "\n")
         merged.duration = total.audioSeconds
         merged.tokens = tokens
+        merged.tokenLogprobs = logprobs
         merged.promptTokens = promptTokens
         total.transcript = merged
         return total
@@ -272,9 +275,17 @@ public final class Transcriber: Sendable {
 
         let rawText = tokenizer.decode(generated, skipSpecialTokens: true)
         var transcript = TranscriptParser.parse(rawText)
+        // avg_logprob of each segment, from the final attempt's tokens (a resumed prefix is teacher-forced,
+        // so its tokens have their log-probabilities too).
+        let logProbs = result.prefixLogProbs + result.logProbs
+        if let averages = SegmentLogProbs.averages(tokens: generated, logProbs: logProbs, tokenizer: tokenizer),
+           averages.count == transcript.segments.count {
+            for i in averages.indices { transcript.segments[i].avgLogprob = averages[i] }
+        }
         transcript.segments = transcript.segments.map { $0.shifted(by: offset) }
         transcript.duration = duration
         transcript.tokens = generated
+        transcript.tokenLogprobs = logProbs.count == generated.count ? logProbs : nil
         transcript.promptTokens = prompt.count
         var out = TranscriptionResult(transcript: transcript, audioSeconds: duration,
                                       stopReason: result.stopReason, timings: timings)
@@ -295,6 +306,7 @@ public final class Transcriber: Sendable {
 extension Segment {
     /// The same segment `offset` seconds later.
     public func shifted(by offset: Double) -> Segment {
-        offset == 0 ? self : Segment(start: start + offset, end: end + offset, speaker: speaker, text: text)
+        offset == 0 ? self : Segment(start: start + offset, end: end + offset, speaker: speaker, text: text,
+                                     avgLogprob: avgLogprob)
     }
 }

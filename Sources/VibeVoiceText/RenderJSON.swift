@@ -35,6 +35,11 @@ enum RenderJSON {
         return r == 0 ? "0.0" : "\(r)"
     }
 
+    /// A finite number in its shortest round-trip form (`-0.4123`); not-finite values are written `null`.
+    static func number(_ x: Double) -> String {
+        x.isFinite ? "\(x)" : "null"
+    }
+
     static func int(_ x: Int?) -> String {
         x.map { String($0) } ?? "null"
     }
