@@ -5,8 +5,12 @@ import Foundation
 
 /// What to do for one transcription request.
 public struct TranscriptionOptions: Sendable {
-    /// Extra information for the model: names, topic, hotwords. Blank means none.
+    /// Extra information for the model: names, topic, hotwords. Trimmed; blank means none.
     public var context: String?
+    /// The custom prompt of transformers' `apply_transcription_request(audio, prompt=...)`: the user turn's
+    /// text item, rendered by the reference chat template as the extra info, verbatim (not trimmed; only
+    /// an empty string means none). Takes the place of `context` when set.
+    public var prompt: String?
     /// Token budget; nil scales it with the audio duration (`defaultMaxNewTokens`).
     public var maxNewTokens: Int?
     /// 0 = greedy (the reference default).
@@ -207,7 +211,13 @@ public final class Transcriber: Sendable {
         timings[.encode] = Date().timeIntervalSince(t)
         onEvent(.stageFinished(.encode, seconds: timings[.encode]!))
 
-        let prompt = promptBuilder.promptIDs(rawSampleCount: raw.count, context: options.context)
+        let prompt: [Int]
+        if let custom = options.prompt {
+            let request = Conversation([.user([.audio(.samples(raw.count)), .text(custom)])])
+            prompt = try ConversationRenderer(promptBuilder: promptBuilder).ids(for: request, template: .reference)
+        } else {
+            prompt = promptBuilder.promptIDs(rawSampleCount: raw.count, context: options.context)
+        }
         let budget = options.maxNewTokens ?? TranscriptionOptions.defaultMaxNewTokens(audioSeconds: duration)
         var stops: Set<Int> = []
         if let eot = tokenizer.id(forToken: "<|endoftext|>") { stops.insert(eot) }

@@ -41,6 +41,10 @@ struct TranscribeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Extra information for the model: names, topic, spellings.", valueName: "text"))
     var context: String?
 
+    @Option(help: ArgumentHelp("The custom prompt of transformers' apply_transcription_request, verbatim: like --context but not trimmed, exactly as the reference renders it.",
+                               valueName: "text"))
+    var prompt: String?
+
     @Option(help: ArgumentHelp("Comma-separated words the model should expect (folded into the context).",
                                valueName: "a,b,c"))
     var hotwords: String?
@@ -102,6 +106,9 @@ struct TranscribeCommand: ParsableCommand {
             throw CLIUsageError("several --format values need --output-dir")
         }
         if saveAudio != nil && inputs.count > 1 { throw CLIUsageError("--save-audio takes one input") }
+        if prompt != nil && (context != nil || hotwords != nil) {
+            throw CLIUsageError("--prompt is the reference's verbatim prompt; it cannot be combined with --context or --hotwords (use one or the other)")
+        }
         if let n = maxNewTokens, n < 1 { throw CLIUsageError("--max-new-tokens must be at least 1") }
         if let n = threads, n < 1 { throw CLIUsageError("--threads must be at least 1") }
         if temperature < 0 || !temperature.isFinite { throw CLIUsageError("--temperature must be 0 or more") }
@@ -148,6 +155,7 @@ struct TranscribeCommand: ParsableCommand {
         if verbose { display.message(String(format: "load: %.2f s", loadSeconds)) }
 
         var options = TranscriptionOptions(context: Self.foldContext(context, hotwords: hotwords), maxNewTokens: maxNewTokens)
+        options.prompt = prompt
         options.temperature = temperature
         options.topP = topP
         options.repetitionPenalty = repetitionPenalty
