@@ -99,3 +99,55 @@ final class ScoringParityTests: XCTestCase {
                        "[{\"Start\":12.35,\"End\":20,\"Content\":\"é \\\"q\\\"\"}]")
     }
 }
+
+extension ScoringParityTests {
+    /// Transcription keeps each generated token's log-probability: against log_softmax of the logits
+    /// transformers recorded for the greedy steps of an engine fixture.
+    func testTranscriptionRecordsTheReferenceTokenLogProbabilities() throws {
+        let dir = Self.fixtures.appendingPathComponent("engine/hf_bf16_chunked")
+        let ref = try ReferenceTensors(dir.appendingPathComponent("reference.safetensors"))
+        let generated = ref.ints("generated_ids")
+        let transcriber = try Transcriber(modelDirectory: dir.appendingPathComponent("model"))
+        let audio = try AudioLoader.load(contentsOf: dir.appendingPathComponent("audio.wav"))
+        let result = try transcriber.transcribe(samples: audio.samples, options: TranscriptionOptions(maxNewTokens: generated.count))
+        XCTAssertEqual(result.transcript.tokens, generated)
+        let logprobs = try XCTUnwrap(result.transcript.tokenLogprobs)
+        let (shape, logits) = ref.floats("step_logits")
+        let vocab = shape[1]
+        for (i, t) in generated.enumerated() {
+            let row = logits[(i * vocab)..<((i + 1) * vocab)].map(Double.init)
+            let m = row.max()!
+            let expected = row[t] - (m + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - m) }))
+            XCTAssertLessThan(abs(logprobs[i] - expected), Self.tolerance * max(1, abs(expected)), "token \(i)")
+        }
+    }
+}
+
+/// F32 and I64 tensors of a reference.safetensors (test side only).
+struct ReferenceTensors {
+    let data: Data
+    let header: [String: Any]
+    let base: Int
+
+    init(_ url: URL) throws {
+        data = try Data(contentsOf: url)
+        let n = Int(data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + n))) as! [String: Any]
+        base = 8 + n
+    }
+
+    private func bytes(_ key: String) -> (shape: [Int], Data) {
+        let info = header[key] as! [String: Any]
+        let off = info["data_offsets"] as! [Int]
+        return (info["shape"] as! [Int], data.subdata(in: (base + off[0])..<(base + off[1])))
+    }
+
+    func ints(_ key: String) -> [Int] {
+        bytes(key).1.withUnsafeBytes { $0.bindMemory(to: Int64.self).map { Int($0) } }
+    }
+
+    func floats(_ key: String) -> (shape: [Int], values: [Float]) {
+        let (shape, d) = bytes(key)
+        return (shape, d.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
+    }
+}
