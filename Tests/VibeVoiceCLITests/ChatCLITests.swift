@@ -143,3 +143,34 @@ final class ChatCLITests: XCTestCase {
         XCTAssertEqual(missingModel.status, 2, missingModel.stderr)
     }
 }
+
+extension ChatCLITests {
+    /// On a terminal (a pseudo-terminal from util-linux `script`): the banner, a `> ` prompt per question,
+    /// replies streamed in between, and end of input (Ctrl-D) ends the loop with success.
+    func testInteractiveLoopOnATerminal() throws {
+        let script = "/usr/bin/script"
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: script), "util-linux script is needed for a pty")
+        let expected = try libraryReplies(["Who?", "Then?"])
+        func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let command = ([CLIRunner.binary.path, "chat", Self.audio, "--model", Self.model,
+                        "--max-new-tokens", "\(Self.budget)"]).map(quoted).joined(separator: " ")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: script)
+        process.arguments = ["-qec", command, "/dev/null"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        input.fileHandleForWriting.write(Data("Who?\nThen?\n".utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        // the terminal turns "\n" into "\r\n" and echoes what was typed
+        let screen = String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
+        XCTAssertTrue(screen.contains("Ask about the recording; Ctrl-D ends.\n"), screen)
+        XCTAssertTrue(screen.hasSuffix("> " + expected.replies[1] + "\n> \n"), screen)
+        XCTAssertTrue(screen.contains("> " + expected.replies[0] + "\n> "), screen)
+    }
+}
