@@ -39,15 +39,7 @@ struct ChatCommand: ParsableCommand {
                                valueName: "file"))
     var history: String?
 
-    @Option(name: .shortAndLong,
-            help: ArgumentHelp("A local model directory, or a Hugging Face repo id.", valueName: "dir-or-repo"))
-    var model: String = ModelLocator.defaultRepo
-
-    @Option(help: ArgumentHelp("Branch, tag or commit of a Hub model.", valueName: "rev"))
-    var revision: String = "main"
-
-    @Option(help: ArgumentHelp("A tokenizer.json, or a directory holding one.", valueName: "path"))
-    var tokenizer: String?
+    @OptionGroup var source: ModelOptions
 
     @Option(help: ArgumentHelp("Token budget per reply.", valueName: "n"))
     var maxNewTokens: Int = 1024
@@ -103,8 +95,7 @@ struct ChatCommand: ParsableCommand {
         }
         if let history { try OutputFile.checkNotInput(history, inputs: input.map { [$0] } ?? []) }
 
-        let modelDir = try ModelLocator.resolve(model, revision: revision, display: display)
-        let transcriber = try Transcriber(modelDirectory: modelDir, tokenizerPath: tokenizer.map { URL(fileURLWithPath: $0) })
+        let transcriber = try source.transcriber(display: display)
         var options = ChatOptions(template: template, systemPrompt: system, maxNewTokens: maxNewTokens)
         options.temperature = temperature
         options.topP = topP

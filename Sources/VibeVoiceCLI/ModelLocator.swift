@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import VibeVoiceASR
 
@@ -39,5 +40,25 @@ enum ModelLocatorError: Error, CustomStringConvertible {
         case let .download(message):
             return message
         }
+    }
+}
+
+/// `--model`, `--revision`, `--tokenizer`: where the checkpoint and tokenizer come from (chat, score).
+struct ModelOptions: ParsableArguments {
+    @Option(name: .shortAndLong,
+            help: ArgumentHelp("A local model directory, or a Hugging Face repo id.", valueName: "dir-or-repo"))
+    var model: String = ModelLocator.defaultRepo
+
+    @Option(help: ArgumentHelp("Branch, tag or commit of a Hub model.", valueName: "rev"))
+    var revision: String = "main"
+
+    @Option(help: ArgumentHelp("A tokenizer.json, or a directory holding one (needed for the original microsoft/VibeVoice-ASR checkpoint, which ships none).",
+                               valueName: "path"))
+    var tokenizer: String?
+
+    /// Resolves the model (downloading it if needed) and loads the pipeline.
+    func transcriber(display: ProgressDisplay) throws -> Transcriber {
+        let dir = try ModelLocator.resolve(model, revision: revision, display: display)
+        return try Transcriber(modelDirectory: dir, tokenizerPath: tokenizer.map { URL(fileURLWithPath: $0) })
     }
 }

@@ -24,15 +24,7 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The transcript file ('-': standard input).", valueName: "file"))
     var transcript: String
 
-    @Option(name: .shortAndLong,
-            help: ArgumentHelp("A local model directory, or a Hugging Face repo id.", valueName: "dir-or-repo"))
-    var model: String = ModelLocator.defaultRepo
-
-    @Option(help: ArgumentHelp("Branch, tag or commit of a Hub model.", valueName: "rev"))
-    var revision: String = "main"
-
-    @Option(help: ArgumentHelp("A tokenizer.json, or a directory holding one.", valueName: "path"))
-    var tokenizer: String?
+    @OptionGroup var source: ModelOptions
 
     @Option(help: ArgumentHelp("Extra information in the prompt, as for transcribe (trimmed).", valueName: "text"))
     var context: String?
@@ -59,9 +51,7 @@ struct ScoreCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: input) else { throw CLIUsageError("audio file '\(input)' does not exist") }
         let body = try readTranscript()
         let signal = try AudioLoader.load(contentsOf: URL(fileURLWithPath: input))
-        let modelDir = try ModelLocator.resolve(model, revision: revision, display: display)
-        let transcriber = try Transcriber(modelDirectory: modelDir, tokenizerPath: tokenizer.map { URL(fileURLWithPath: $0) })
-        display.message("scoring \(input) ...")
+        let transcriber = try source.transcriber(display: display)
         let result = try transcriber.score(samples: signal.samples, body: body,
                                            context: TranscribeCommand.foldContext(context, hotwords: nil))
         display.clear()
