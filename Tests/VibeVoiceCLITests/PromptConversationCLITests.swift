@@ -8,6 +8,8 @@ final class PromptConversationCLITests: XCTestCase {
         .appendingPathComponent("Fixtures")
 
     func tokenizer() throws -> String { try XCTUnwrap(TokenizeCLITests.tokenizerPath, "cannot unpack the tokenizer fixture") }
+    /// The tiny checkpoint's tokenizer: loads at once, for the tests that check the command rather than parity.
+    static let tinyTokenizer = fixtures.appendingPathComponent("engine/hf_bf16_chunked/model/tokenizer.json").path
 
     /// Three of the fixture conversations (the library test checks all sixteen; each CLI run loads the
     /// 151 665-token tokenizer, ~3 s in a debug build): a system prompt, two turns with audio, an error.
@@ -43,17 +45,17 @@ final class PromptConversationCLITests: XCTestCase {
             [{"role": "user", "content": [{"type": "audio", "path": "clip.wav"}, {"type": "text", "text": "Who?"}]},
              {"role": "assistant", "content": "Ana."}, {"role": "user", "content": "Sure?"}]
             """.utf8).write(to: file)
-        let tok = try Tokenizer(url: URL(fileURLWithPath: try tokenizer()))
+        let tok = try Tokenizer(url: URL(fileURLWithPath: Self.tinyTokenizer))
         let renderer = try ConversationRenderer(tokenizer: tok)
         let conversation = try Conversation.read(json: Array(try Data(contentsOf: file)))
         for (template, system) in [(ConversationTemplate.chatml, "Be brief."), (.reference, "Transcribe.")] {
-            let run = try CLIRunner.run(["prompt", "--tokenizer", try tokenizer(), "--conversation", file.path,
+            let run = try CLIRunner.run(["prompt", "--tokenizer", Self.tinyTokenizer, "--conversation", file.path,
                                          "--template", template.rawValue, "--system", system])
             XCTAssertEqual(run.status, 0, run.stderr)
             let expected = try renderer.ids(for: conversation, template: template, systemPrompt: system, audioSampleCounts: [19_000])
             XCTAssertEqual(try JSONSerialization.jsonObject(with: run.stdoutData) as? [Int], expected, template.rawValue)
         }
-        let piped = try CLIRunner.run(["prompt", "--tokenizer", try tokenizer(), "--conversation", "-"],
+        let piped = try CLIRunner.run(["prompt", "--tokenizer", Self.tinyTokenizer, "--conversation", "-"],
                                       stdin: Data("[{\"role\": \"user\", \"content\": [{\"type\": \"audio\", \"samples\": 140640}]}]".utf8))
         XCTAssertEqual(try JSONSerialization.jsonObject(with: piped.stdoutData) as? [Int],
                        renderer.promptBuilder.promptIDs(rawSampleCount: 140_640, context: nil))
@@ -69,11 +71,11 @@ final class PromptConversationCLITests: XCTestCase {
             (["--conversation", "-", "--template", "jinja"], "template"),
         ]
         for (extra, needle) in cases {
-            let r = try CLIRunner.run(["prompt", "--tokenizer", try tokenizer()] + extra, stdin: Data("[]".utf8))
+            let r = try CLIRunner.run(["prompt", "--tokenizer", Self.tinyTokenizer] + extra, stdin: Data("[]".utf8))
             XCTAssertEqual(r.status, 1, "\(extra): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains(needle), "\(extra): \(r.stderr)")
         }
-        let bad = try CLIRunner.run(["prompt", "--tokenizer", try tokenizer(), "--conversation", "-"],
+        let bad = try CLIRunner.run(["prompt", "--tokenizer", Self.tinyTokenizer, "--conversation", "-"],
                                     stdin: Data("[{\"role\": \"user\", \"content\": [{\"type\": \"audio\", \"path\": \"missing.wav\"}]}]".utf8))
         XCTAssertEqual(bad.status, 1, bad.stderr)
         XCTAssertTrue(bad.stderr.contains("missing.wav"), bad.stderr)
