@@ -44,14 +44,7 @@ struct ChatCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Token budget per reply.", valueName: "n"))
     var maxNewTokens: Int = 1024
 
-    @Option(help: ArgumentHelp("Sampling temperature; 0 is greedy.", valueName: "t"))
-    var temperature: Float = 0
-
-    @Option(help: ArgumentHelp("Nucleus sampling threshold (with --temperature > 0).", valueName: "p"))
-    var topP: Float = 1
-
-    @Option(help: ArgumentHelp("Seed for sampling.", valueName: "n"))
-    var seed: UInt64 = 0
+    @OptionGroup var sampling: SamplingOptions
 
     @Option(help: ArgumentHelp("Threads for the kernels and BLAS (default: all cores).", valueName: "n"))
     var threads: Int?
@@ -66,8 +59,6 @@ struct ChatCommand: ParsableCommand {
         if input == nil && history == nil { throw CLIUsageError("give an audio file, or a --history conversation to continue") }
         if maxNewTokens < 1 { throw CLIUsageError("--max-new-tokens must be at least 1") }
         if let n = threads, n < 1 { throw CLIUsageError("--threads must be at least 1") }
-        if temperature < 0 || !temperature.isFinite { throw CLIUsageError("--temperature must be 0 or more") }
-        if !(topP > 0 && topP <= 1) { throw CLIUsageError("--top-p must be in (0, 1]") }
         if message.contains(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
             throw CLIUsageError("--message must not be empty")
         }
@@ -97,9 +88,10 @@ struct ChatCommand: ParsableCommand {
 
         let transcriber = try source.transcriber(display: display)
         var options = ChatOptions(template: template, systemPrompt: system, maxNewTokens: maxNewTokens)
-        options.temperature = temperature
-        options.topP = topP
-        options.seed = seed
+        options.temperature = sampling.temperature
+        options.topP = sampling.topP
+        options.repetitionPenalty = sampling.repetitionPenalty
+        options.seed = sampling.seed
         let session = ConversationSession(transcriber: transcriber, conversation: conversation, options: options,
                                           baseDirectory: base)
         var turn = 0

@@ -62,3 +62,24 @@ struct ModelOptions: ParsableArguments {
         return try Transcriber(modelDirectory: dir, tokenizerPath: tokenizer.map { URL(fileURLWithPath: $0) })
     }
 }
+
+/// `--temperature`, `--top-p`, `--seed`, `--repetition-penalty` (transcribe, chat).
+struct SamplingOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Sampling temperature; 0 is greedy, the reference behaviour.", valueName: "t"))
+    var temperature: Float = 0
+
+    @Option(help: ArgumentHelp("Nucleus sampling threshold (with --temperature > 0).", valueName: "p"))
+    var topP: Float = 1
+
+    @Option(help: ArgumentHelp("Seed for sampling (and, in transcribe, for --acoustic-noise).", valueName: "n"))
+    var seed: UInt64 = 0
+
+    @Option(help: ArgumentHelp("Penalty > 1 discourages repeating tokens (1 = off).", valueName: "r"))
+    var repetitionPenalty: Float = 1
+
+    func validate() throws {
+        if temperature < 0 || !temperature.isFinite { throw CLIUsageError("--temperature must be 0 or more") }
+        if !(topP > 0 && topP <= 1) { throw CLIUsageError("--top-p must be in (0, 1]") }
+        if !(repetitionPenalty > 0) || !repetitionPenalty.isFinite { throw CLIUsageError("--repetition-penalty must be positive") }
+    }
+}

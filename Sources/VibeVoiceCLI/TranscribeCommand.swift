@@ -19,16 +19,7 @@ struct TranscribeCommand: ParsableCommand {
                                  valueName: "audio"))
     var inputs: [String]
 
-    @Option(name: .shortAndLong,
-            help: ArgumentHelp("A local model directory, or a Hugging Face repo id.", valueName: "dir-or-repo"))
-    var model: String = ModelLocator.defaultRepo
-
-    @Option(help: ArgumentHelp("Branch, tag or commit of a Hub model.", valueName: "rev"))
-    var revision: String = "main"
-
-    @Option(help: ArgumentHelp("A tokenizer.json, or a directory holding one (needed for the original microsoft/VibeVoice-ASR checkpoint, which ships none).",
-                               valueName: "path"))
-    var tokenizer: String?
+    @OptionGroup var source: ModelOptions
 
     @Option(name: .shortAndLong,
             help: ArgumentHelp("Output format: json, verbose_json, text, srt, vtt, rttm. May repeat with --output-dir.",
@@ -53,17 +44,7 @@ struct TranscribeCommand: ParsableCommand {
                                valueName: "n"))
     var maxNewTokens: Int?
 
-    @Option(help: ArgumentHelp("Sampling temperature; 0 is greedy, the reference behaviour.", valueName: "t"))
-    var temperature: Float = 0
-
-    @Option(help: ArgumentHelp("Nucleus sampling threshold (with --temperature > 0).", valueName: "p"))
-    var topP: Float = 1
-
-    @Option(help: ArgumentHelp("Seed for sampling and for --acoustic-noise.", valueName: "n"))
-    var seed: UInt64 = 0
-
-    @Option(help: ArgumentHelp("Penalty > 1 discourages repeating tokens (1 = off).", valueName: "r"))
-    var repetitionPenalty: Float = 1
+    @OptionGroup var sampling: SamplingOptions
 
     @Option(help: ArgumentHelp("Threads for the kernels and BLAS (default: all cores).", valueName: "n"))
     var threads: Int?
@@ -111,9 +92,6 @@ struct TranscribeCommand: ParsableCommand {
         }
         if let n = maxNewTokens, n < 1 { throw CLIUsageError("--max-new-tokens must be at least 1") }
         if let n = threads, n < 1 { throw CLIUsageError("--threads must be at least 1") }
-        if temperature < 0 || !temperature.isFinite { throw CLIUsageError("--temperature must be 0 or more") }
-        if !(topP > 0 && topP <= 1) { throw CLIUsageError("--top-p must be in (0, 1]") }
-        if !(repetitionPenalty > 0) || !repetitionPenalty.isFinite { throw CLIUsageError("--repetition-penalty must be positive") }
         if let d = maxDuration, !(d > 0) { throw CLIUsageError("--max-duration must be positive") }
         if !(maxSinglePass >= 10) { throw CLIUsageError("--max-single-pass must be at least 10 seconds") }
     }
@@ -148,20 +126,18 @@ struct TranscribeCommand: ParsableCommand {
         }
 
         let loadStart = Date()
-        let modelDir = try ModelLocator.resolve(model, revision: revision, display: display)
-        let tokenizerURL = tokenizer.map { URL(fileURLWithPath: $0) }
-        let transcriber = try Transcriber(modelDirectory: modelDir, tokenizerPath: tokenizerURL)
+        let transcriber = try source.transcriber(display: display)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         if verbose { display.message(String(format: "load: %.2f s", loadSeconds)) }
 
         var options = TranscriptionOptions(context: Self.foldContext(context, hotwords: hotwords), maxNewTokens: maxNewTokens)
         options.prompt = prompt
-        options.temperature = temperature
-        options.topP = topP
-        options.repetitionPenalty = repetitionPenalty
-        options.seed = seed
+        options.temperature = sampling.temperature
+        options.topP = sampling.topP
+        options.repetitionPenalty = sampling.repetitionPenalty
+        options.seed = sampling.seed
         options.stopAtImEnd = stopAtImEnd
-        options.acousticNoiseSeed = acousticNoise ? seed : nil
+        options.acousticNoiseSeed = acousticNoise ? sampling.seed : nil
         options.maxSinglePassSeconds = maxSinglePass
         options.loopRecovery = !noLoopRecovery
 
