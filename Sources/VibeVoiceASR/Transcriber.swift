@@ -6,8 +6,12 @@ import Foundation
 
 /// What to do for one transcription request.
 public struct TranscriptionOptions: Sendable {
-    /// Extra information for the model: names, topic, hotwords. Blank means none.
+    /// Extra information for the model: names, topic, hotwords. Trimmed; blank means none.
     public var context: String?
+    /// The custom prompt of transformers' `apply_transcription_request(audio, prompt=...)`: the user turn's
+    /// text item, rendered by the reference chat template as the extra info, verbatim (not trimmed; only
+    /// an empty string means none). Takes the place of `context` when set.
+    public var prompt: String?
     /// Token budget; nil scales it with the audio duration (`defaultMaxNewTokens`).
     public var maxNewTokens: Int?
     /// 0 = greedy (the reference default).
@@ -143,6 +147,7 @@ public final class Transcriber: Sendable {
         var total = TranscriptionResult(transcript: merged, audioSeconds: Double(raw.count) / 24000,
                                         stopReason: .stopToken, timings: [:], windows: windows.count)
         var tokens: [Int] = []
+        var logprobs: [Double]? = []
         var promptTokens = 0
         var rawParts: [String] = []
         for (k, w) in windows.enumerated() {
@@ -153,6 +158,7 @@ public final class Transcriber: Sendable {
             merged.isTruncated = merged.isTruncated || r.transcript.isTruncated
             if let p = r.transcript.plainText { rawParts.append(p) }
             tokens += r.transcript.tokens ?? []
+            if let l = r.transcript.tokenLogprobs, logprobs != nil { logprobs! += l } else { logprobs = nil }
             promptTokens += r.transcript.promptTokens ?? 0
             for (stage, t) in r.timings { total.timings[stage, default: 0] += t }
             total.loopRecoveries += r.loopRecoveries
@@ -161,6 +167,7 @@ public final class Transcriber: Sendable {
         merged.rawText = rawParts.joined(separator: "\n")
         merged.duration = total.audioSeconds
         merged.tokens = tokens
+        merged.tokenLogprobs = logprobs
         merged.promptTokens = promptTokens
         total.transcript = merged
         return total
@@ -210,7 +217,13 @@ public final class Transcriber: Sendable {
         if options.releaseEncoderWeights { model.releaseEncoderWeightPages() }
         onEvent(.stageFinished(.encode, seconds: timings[.encode]!))
 
-        let prompt = promptBuilder.promptIDs(rawSampleCount: raw.count, context: options.context)
+        let prompt: [Int]
+        if let custom = options.prompt {
+            let request = Conversation([.user([.audio(.samples(raw.count)), .text(custom)])])
+            prompt = try ConversationRenderer(promptBuilder: promptBuilder).ids(for: request, template: .reference)
+        } else {
+            prompt = promptBuilder.promptIDs(rawSampleCount: raw.count, context: options.context)
+        }
         let budget = options.maxNewTokens ?? TranscriptionOptions.defaultMaxNewTokens(audioSeconds: duration)
         var stops: Set<Int> = []
         if let eot = tokenizer.id(forToken: "<|endoftext|>") { stops.insert(eot) }
@@ -278,9 +291,17 @@ public final class Transcriber: Sendable {
 
         let rawText = tokenizer.decode(generated, skipSpecialTokens: true)
         var transcript = TranscriptParser.parse(rawText)
+        // avg_logprob of each segment, from the final attempt's tokens (a resumed prefix is teacher-forced,
+        // so its tokens have their log-probabilities too).
+        let logProbs = result.prefixLogProbs + result.logProbs
+        if let averages = SegmentLogProbs.averages(tokens: generated, logProbs: logProbs, tokenizer: tokenizer),
+           averages.count == transcript.segments.count {
+            for i in averages.indices { transcript.segments[i].avgLogprob = averages[i] }
+        }
         transcript.segments = transcript.segments.map { $0.shifted(by: offset) }
         transcript.duration = duration
         transcript.tokens = generated
+        transcript.tokenLogprobs = logProbs.count == generated.count ? logProbs : nil
         transcript.promptTokens = prompt.count
         var out = TranscriptionResult(transcript: transcript, audioSeconds: duration,
                                       stopReason: result.stopReason, timings: timings)
@@ -301,6 +322,7 @@ public final class Transcriber: Sendable {
 extension Segment {
     /// The same segment `offset` seconds later.
     public func shifted(by offset: Double) -> Segment {
-        offset == 0 ? self : Segment(start: start + offset, end: end + offset, speaker: speaker, text: text)
+        offset == 0 ? self : Segment(start: start + offset, end: end + offset, speaker: speaker, text: text,
+                                     avgLogprob: avgLogprob)
     }
 }

@@ -20,7 +20,10 @@ struct BenchCommand: ParsableCommand {
     )
 
     @Option(name: .shortAndLong, help: ArgumentHelp("A local model directory.", valueName: "dir"))
-    var model: String
+    var model: String?
+
+    @Flag(help: "Only measure what recording token log-probabilities costs: a log-sum-exp over 152064 logits against the LM-head mat-vec (152064 x 3584 bf16) that makes them. Needs no model.")
+    var logSoftmax = false
 
     @Option(help: ArgumentHelp("Quantise a BF16/F16/F32 checkpoint's decoder while loading: q8_0 or q4_0.", valueName: "format"))
     var weights: String?
@@ -46,10 +49,13 @@ struct BenchCommand: ParsableCommand {
         if let w = weights, DType(blockFormatName: w) == nil {
             throw CLIUsageError("--weights must be one of: \(DType.blockFormats.map(\.userName).joined(separator: ", "))")
         }
+        if model == nil && !logSoftmax { throw CLIUsageError("give --model DIR (or --log-softmax, which needs none)") }
     }
 
     func run() throws {
         if let threads { ComputeThreads.set(threads) }
+        if logSoftmax { return runLogSoftmax() }
+        let model = self.model!
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue else {
             throw CLIUsageError("--model '\(model)' is not a local checkpoint directory (bench does not download)")
@@ -89,5 +95,17 @@ struct BenchCommand: ParsableCommand {
             lines.append(String(format: "peak resident memory    %.2f GB", Double(peak) / gb))
         }
         print(lines.joined(separator: "\n"))
+    }
+
+    private func runLogSoftmax() {
+        FileHandle.standardError.write(Data("measuring the LM-head mat-vec and the log-sum-exp over its logits ...\n".utf8))
+        let r = LogSoftmaxBenchmark.run()
+        let ms = 1000.0
+        print(String(format: "threads                 %d", ComputeThreads.count))
+        print(String(format: "LM-head mat-vec         %.2f ms median, %.2f ms best (%d x %d bf16, %.2f GB)", r.matvecMedian * ms,
+                     r.matvecBest * ms, r.vocab, r.hidden, Double(r.vocab * r.hidden * 2) / 1e9))
+        print(String(format: "log-sum-exp of logits   %.3f ms median, %.3f ms best", r.logSumExpMedian * ms, r.logSumExpBest * ms))
+        print(String(format: "ratio                   %.2f%% of the LM-head mat-vec; %.3f%% of a decode step (%.1f GB of weights per token)",
+                     100 * r.ratioToLMHead, 100 * r.ratioToDecode, Double(r.decodeBytesPerToken) / 1e9))
     }
 }

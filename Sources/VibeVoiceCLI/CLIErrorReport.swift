@@ -10,6 +10,7 @@ enum CLIErrorReport {
         case let e as CLIUsageError: return (1, e.message)
         case let e as ValidationError: return (1, e.message)
         case let e as AudioError: return (1, e.description)
+        case let e as ConversationError: return (1, e.description)
         case let e as ConfigError: return (2, e.description)
         case let e as CheckpointError: return (2, e.description)
         case let e as TokenizerError: return (2, e.description)

@@ -1,5 +1,7 @@
+import ArgumentParser
 import Foundation
 import VibeVoiceASR
+import VibeVoiceCompute
 
 /// Turns `--model` into a local checkpoint directory: an existing directory is used as it is;
 /// otherwise `ORG/NAME` is fetched from the Hugging Face Hub into the shared cache (or found there).
@@ -39,5 +41,62 @@ enum ModelLocatorError: Error, CustomStringConvertible {
         case let .download(message):
             return message
         }
+    }
+}
+
+/// `--model`, `--revision`, `--tokenizer`: where the checkpoint and tokenizer come from (chat, score).
+struct ModelOptions: ParsableArguments {
+    @Option(name: .shortAndLong,
+            help: ArgumentHelp("A local model directory, or a Hugging Face repo id.", valueName: "dir-or-repo"))
+    var model: String = ModelLocator.defaultRepo
+
+    @Option(help: ArgumentHelp("Branch, tag or commit of a Hub model.", valueName: "rev"))
+    var revision: String = "main"
+
+    @Option(help: ArgumentHelp("A tokenizer.json, or a directory holding one (needed for the original microsoft/VibeVoice-ASR checkpoint, which ships none).",
+                               valueName: "path"))
+    var tokenizer: String?
+
+    @Option(help: ArgumentHelp("Quantise a BF16/F16/F32 checkpoint's decoder while loading: q8_0 or q4_0 (default: the stored weights).",
+                               valueName: "format"))
+    var weights: String?
+
+    /// The block format `--weights` names, if any.
+    var weightFormat: DType? { weights.flatMap { DType(blockFormatName: $0) } }
+
+    func validate() throws {
+        if let w = weights, DType(blockFormatName: w) == nil {
+            throw CLIUsageError("--weights must be one of: \(DType.blockFormats.map(\.userName).joined(separator: ", "))")
+        }
+    }
+
+    /// Resolves the model (downloading it if needed) and loads the pipeline.
+    func transcriber(display: ProgressDisplay) throws -> Transcriber {
+        let dir = try ModelLocator.resolve(model, revision: revision, display: display)
+        if let f = weightFormat { display.begin("load (quantising to \(f.userName))") }
+        defer { display.clear() }
+        return try Transcriber(modelDirectory: dir, tokenizerPath: tokenizer.map { URL(fileURLWithPath: $0) },
+                               weights: weightFormat)
+    }
+}
+
+/// `--temperature`, `--top-p`, `--seed`, `--repetition-penalty` (transcribe, chat).
+struct SamplingOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Sampling temperature; 0 is greedy, the reference behaviour.", valueName: "t"))
+    var temperature: Float = 0
+
+    @Option(help: ArgumentHelp("Nucleus sampling threshold (with --temperature > 0).", valueName: "p"))
+    var topP: Float = 1
+
+    @Option(help: ArgumentHelp("Seed for sampling (and, in transcribe, for --acoustic-noise).", valueName: "n"))
+    var seed: UInt64 = 0
+
+    @Option(help: ArgumentHelp("Penalty > 1 discourages repeating tokens (1 = off).", valueName: "r"))
+    var repetitionPenalty: Float = 1
+
+    func validate() throws {
+        if temperature < 0 || !temperature.isFinite { throw CLIUsageError("--temperature must be 0 or more") }
+        if !(topP > 0 && topP <= 1) { throw CLIUsageError("--top-p must be in (0, 1]") }
+        if !(repetitionPenalty > 0) || !repetitionPenalty.isFinite { throw CLIUsageError("--repetition-penalty must be positive") }
     }
 }

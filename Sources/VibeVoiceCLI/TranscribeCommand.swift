@@ -19,16 +19,7 @@ struct TranscribeCommand: ParsableCommand {
                                  valueName: "audio"))
     var inputs: [String]
 
-    @Option(name: .shortAndLong,
-            help: ArgumentHelp("A local model directory, or a Hugging Face repo id.", valueName: "dir-or-repo"))
-    var model: String = ModelLocator.defaultRepo
-
-    @Option(help: ArgumentHelp("Branch, tag or commit of a Hub model.", valueName: "rev"))
-    var revision: String = "main"
-
-    @Option(help: ArgumentHelp("A tokenizer.json, or a directory holding one (needed for the original microsoft/VibeVoice-ASR checkpoint, which ships none).",
-                               valueName: "path"))
-    var tokenizer: String?
+    @OptionGroup var source: ModelOptions
 
     @Option(name: .shortAndLong,
             help: ArgumentHelp("Output format: json, verbose_json, text, srt, vtt, rttm. May repeat with --output-dir.",
@@ -41,6 +32,10 @@ struct TranscribeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Extra information for the model: names, topic, spellings.", valueName: "text"))
     var context: String?
 
+    @Option(help: ArgumentHelp("The custom prompt of transformers' apply_transcription_request, verbatim: like --context but not trimmed, exactly as the reference renders it.",
+                               valueName: "text"))
+    var prompt: String?
+
     @Option(help: ArgumentHelp("Comma-separated words the model should expect (folded into the context).",
                                valueName: "a,b,c"))
     var hotwords: String?
@@ -49,24 +44,10 @@ struct TranscribeCommand: ParsableCommand {
                                valueName: "n"))
     var maxNewTokens: Int?
 
-    @Option(help: ArgumentHelp("Sampling temperature; 0 is greedy, the reference behaviour.", valueName: "t"))
-    var temperature: Float = 0
-
-    @Option(help: ArgumentHelp("Nucleus sampling threshold (with --temperature > 0).", valueName: "p"))
-    var topP: Float = 1
-
-    @Option(help: ArgumentHelp("Seed for sampling and for --acoustic-noise.", valueName: "n"))
-    var seed: UInt64 = 0
-
-    @Option(help: ArgumentHelp("Penalty > 1 discourages repeating tokens (1 = off).", valueName: "r"))
-    var repetitionPenalty: Float = 1
+    @OptionGroup var sampling: SamplingOptions
 
     @Option(help: ArgumentHelp("Threads for the kernels and BLAS (default: all cores).", valueName: "n"))
     var threads: Int?
-
-    @Option(help: ArgumentHelp("Quantise a BF16/F16/F32 checkpoint's decoder while loading: q8_0 or q4_0 (default: the stored weights).",
-                               valueName: "format"))
-    var weights: String?
 
     @Flag(help: "Also stop at <|im_end|> (same transcript, one token sooner) instead of only <|endoftext|>.")
     var stopAtImEnd = false
@@ -106,15 +87,12 @@ struct TranscribeCommand: ParsableCommand {
             throw CLIUsageError("several --format values need --output-dir")
         }
         if saveAudio != nil && inputs.count > 1 { throw CLIUsageError("--save-audio takes one input") }
+        if prompt != nil && (context != nil || hotwords != nil) {
+            throw CLIUsageError("--prompt is the reference's verbatim prompt; it cannot be combined with --context or --hotwords (use one or the other)")
+        }
         if let n = maxNewTokens, n < 1 { throw CLIUsageError("--max-new-tokens must be at least 1") }
         if let n = threads, n < 1 { throw CLIUsageError("--threads must be at least 1") }
-        if temperature < 0 || !temperature.isFinite { throw CLIUsageError("--temperature must be 0 or more") }
-        if !(topP > 0 && topP <= 1) { throw CLIUsageError("--top-p must be in (0, 1]") }
-        if !(repetitionPenalty > 0) || !repetitionPenalty.isFinite { throw CLIUsageError("--repetition-penalty must be positive") }
         if let d = maxDuration, !(d > 0) { throw CLIUsageError("--max-duration must be positive") }
-        if let w = weights, DType(blockFormatName: w) == nil {
-            throw CLIUsageError("--weights must be one of: \(DType.blockFormats.map(\.userName).joined(separator: ", "))")
-        }
         if !(maxSinglePass >= 10) { throw CLIUsageError("--max-single-pass must be at least 10 seconds") }
     }
 
@@ -148,12 +126,8 @@ struct TranscribeCommand: ParsableCommand {
         }
 
         let loadStart = Date()
-        let modelDir = try ModelLocator.resolve(model, revision: revision, display: display)
-        let tokenizerURL = tokenizer.map { URL(fileURLWithPath: $0) }
-        let format = weights.flatMap { DType(blockFormatName: $0) }
-        if format != nil { display.begin("load (quantising to \(format!.userName))") }
-        let transcriber = try Transcriber(modelDirectory: modelDir, tokenizerPath: tokenizerURL, weights: format)
-        display.clear()
+        let transcriber = try source.transcriber(display: display)
+        let format = source.weightFormat
         let loadSeconds = Date().timeIntervalSince(loadStart)
         if verbose {
             var note = ""
@@ -163,12 +137,13 @@ struct TranscribeCommand: ParsableCommand {
         }
 
         var options = TranscriptionOptions(context: Self.foldContext(context, hotwords: hotwords), maxNewTokens: maxNewTokens)
-        options.temperature = temperature
-        options.topP = topP
-        options.repetitionPenalty = repetitionPenalty
-        options.seed = seed
+        options.prompt = prompt
+        options.temperature = sampling.temperature
+        options.topP = sampling.topP
+        options.repetitionPenalty = sampling.repetitionPenalty
+        options.seed = sampling.seed
         options.stopAtImEnd = stopAtImEnd
-        options.acousticNoiseSeed = acousticNoise ? seed : nil
+        options.acousticNoiseSeed = acousticNoise ? sampling.seed : nil
         options.maxSinglePassSeconds = maxSinglePass
         options.loopRecovery = !noLoopRecovery
 

@@ -9,6 +9,8 @@ struct VibeVoiceASRCommand: ParsableCommand {
         subcommands: [
             TranscribeCommand.self,
             ConvertCommand.self,
+            ChatCommand.self,
+            ScoreCommand.self,
             PromptCommand.self,
             TokenizeCommand.self,
             BenchCommand.self,

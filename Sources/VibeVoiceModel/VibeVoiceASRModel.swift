@@ -48,6 +48,9 @@ public struct GenerationOptions: Sendable {
     public var seed: UInt64
     /// Rows per prefill block: bounds scratch memory (scores are rows × context per head).
     public var prefillBlockSize: Int
+    /// Record each generated token's log-probability (`GenerationResult.logProbs`): one log-sum-exp pass
+    /// over the logits per token, cheap next to the mat-vecs (`bench --log-softmax` measures it).
+    public var recordLogProbs = true
 
     public init(maxNewTokens: Int, stopTokenIDs: Set<Int> = [151643], temperature: Float = 0, topP: Float = 1,
                 repetitionPenalty: Float = 1, seed: UInt64 = 0, prefillBlockSize: Int = 512) {
@@ -73,6 +76,11 @@ public struct GenerationResult: Sendable {
     public var stopReason: StopReason
     public var prefillSeconds: Double
     public var decodeSeconds: Double
+    /// `log p(tokens[i])` under the model's own distribution (log-softmax of the raw logits, before
+    /// repetition penalty and temperature); empty unless `GenerationOptions.recordLogProbs`.
+    public var logProbs: [Double] = []
+    /// The same for the teacher-forced `prefix` of `GenerationSession.generate(prefix:)`.
+    public var prefixLogProbs: [Double] = []
 }
 
 /// Progress events from the model's stages.
@@ -275,7 +283,13 @@ public final class GenerationSession: @unchecked Sendable {
         let t1 = Date()
         cache.length = promptIDs.count
         var logits = promptLogits
+        var prefixLogProbs: [Double] = []
         if !prefix.isEmpty {
+            if options.recordLogProbs {
+                prefixLogProbs.append(promptLogits.withUnsafeBufferPointer {
+                    LogSoftmax.logProb(of: prefix[0], logits: $0.baseAddress!, count: $0.count)
+                })
+            }
             var x = [Float](repeating: 0, count: prefix.count * h)
             x.withUnsafeMutableBufferPointer { xp in
                 for (i, id) in prefix.enumerated() { decoder.embed(id, into: xp.baseAddress! + i * h) }
@@ -283,30 +297,18 @@ public final class GenerationSession: @unchecked Sendable {
                 logits.withUnsafeMutableBufferPointer { lp in
                     decoder.logits(xp.baseAddress! + (prefix.count - 1) * h, into: lp.baseAddress!)
                 }
-            }
-        }
-        var sampler = TokenSampler(temperature: options.temperature, topP: options.topP,
-                                   repetitionPenalty: options.repetitionPenalty, seed: options.seed)
-        var seen = Set(promptIDs).union(prefix)
-        var tokens: [Int] = []
-        var reason = StopReason.maxNewTokens
-        var hidden = [Float](repeating: 0, count: h)
-        while tokens.count < options.maxNewTokens {
-            let token = sampler.next(logits: &logits, seen: seen)
-            tokens.append(token)
-            seen.insert(token)
-            if options.stopTokenIDs.contains(token) { reason = .stopToken; break }
-            if !onToken(token) { reason = .cancelled; break }
-            if tokens.count >= options.maxNewTokens { break }
-            hidden.withUnsafeMutableBufferPointer { hp in
-                decoder.embed(token, into: hp.baseAddress!)
-                decoder.forward(hp.baseAddress!, rows: 1, cache: cache)
-                logits.withUnsafeMutableBufferPointer { lp in
-                    decoder.logits(hp.baseAddress!, into: lp.baseAddress!)
+                if options.recordLogProbs && prefix.count > 1 {
+                    prefixLogProbs += decoder.logProbs(hidden: xp.baseAddress!, rows: Array(0..<(prefix.count - 1)),
+                                                       targets: Array(prefix.dropFirst()))
                 }
             }
         }
-        return GenerationResult(tokens: tokens, stopReason: reason, prefillSeconds: prefillSeconds,
-                                decodeSeconds: Date().timeIntervalSince(t1))
+        let loop = DecodeLoop(decoder: decoder, cache: cache)
+        let out = loop.run(logits: &logits, seen: Set(promptIDs).union(prefix), options: options, onToken: onToken)
+        var result = GenerationResult(tokens: out.tokens, stopReason: out.reason, prefillSeconds: prefillSeconds,
+                                      decodeSeconds: Date().timeIntervalSince(t1))
+        result.logProbs = out.logProbs
+        result.prefixLogProbs = prefixLogProbs
+        return result
     }
 }

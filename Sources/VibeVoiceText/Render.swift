@@ -2,7 +2,8 @@
 public enum OutputFormat: String, CaseIterable, Sendable, Codable {
     /// `[{"start":0.0,"end":5.86,"speaker":0,"text":"..."}, ...]`, one segment per line.
     case json
-    /// OpenAI-style object: `text`, `duration`, `truncated`, `segments` (with `id`), `tokens`, `prompt_tokens`.
+    /// OpenAI-style object: `text`, `duration`, `truncated`, `segments` (with `id`, and `avg_logprob` when
+    /// known), `tokens`, `prompt_tokens`.
     case verboseJSON = "verbose_json"
     /// Transcription only: the segments' texts joined by one space.
     case text
@@ -95,7 +96,8 @@ public enum TranscriptRenderer {
         } else {
             let lines = t.segments.enumerated().map { i, s in
                 "    {\"id\": \(i), \"start\": \(RenderJSON.seconds(s.start)), \"end\": \(RenderJSON.seconds(s.end)), "
-                    + "\"speaker\": \(RenderJSON.int(s.speaker)), \"text\": \(RenderJSON.string(s.text))}"
+                    + "\"speaker\": \(RenderJSON.int(s.speaker)), \"text\": \(RenderJSON.string(s.text))"
+                    + (s.avgLogprob.map { ", \"avg_logprob\": \(RenderJSON.number($0))" } ?? "") + "}"
             }
             out += "  \"segments\": [\n" + lines.joined(separator: ",\n") + "\n  ]"
         }

@@ -1,8 +1,8 @@
 /// A small JSON writer with stable output: keys in a fixed order, non-ASCII text written raw, times as
 /// the shortest decimal of the value rounded to the millisecond (`5.86`, never `5.8600000000000003`).
-enum RenderJSON {
+public enum RenderJSON {
     /// `s` as a JSON string literal: `"` `\` and control characters escaped, everything else raw.
-    static func string(_ s: String) -> String {
+    public static func string(_ s: String) -> String {
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for scalar in s.unicodeScalars {
@@ -29,13 +29,18 @@ enum RenderJSON {
 
     /// Seconds rounded to the millisecond, as the shortest decimal that reads back as that value
     /// (`0.0`, `5.86`, `3600.001`). Not-finite values are written `null`.
-    static func seconds(_ x: Double) -> String {
+    public static func seconds(_ x: Double) -> String {
         guard x.isFinite else { return "null" }
         let r = (x * 1000).rounded() / 1000
         return r == 0 ? "0.0" : "\(r)"
     }
 
-    static func int(_ x: Int?) -> String {
+    /// A finite number in its shortest round-trip form (`-0.4123`); not-finite values are written `null`.
+    public static func number(_ x: Double) -> String {
+        x.isFinite ? "\(x)" : "null"
+    }
+
+    public static func int(_ x: Int?) -> String {
         x.map { String($0) } ?? "null"
     }
 }

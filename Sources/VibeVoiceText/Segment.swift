@@ -11,11 +11,15 @@ public struct Segment: Sendable, Equatable, Hashable, Codable {
     public var speaker: Int?
     /// What was said (the model's `Content`), as written.
     public var text: String
+    /// The mean log-probability of the segment's generated tokens (OpenAI's `avg_logprob`), when the
+    /// segment came from a model run; see `SegmentLogProbs` for which tokens belong to a segment.
+    public var avgLogprob: Double?
 
-    public init(start: Double, end: Double, speaker: Int?, text: String) {
+    public init(start: Double, end: Double, speaker: Int?, text: String, avgLogprob: Double? = nil) {
         self.start = start
         self.end = end
         self.speaker = speaker
         self.text = text
+        self.avgLogprob = avgLogprob
     }
 }

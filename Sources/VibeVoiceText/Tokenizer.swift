@@ -146,6 +146,17 @@ public final class Tokenizer: Sendable {
         return ids
     }
 
+    /// Token ids of `text` read as plain text: added tokens written in it (`<|im_end|>`) are not
+    /// recognised and become ordinary byte-level tokens, as with transformers' `sanitize_control_tokens`.
+    public func encodePlainText(_ text: String) -> [Int] {
+        var ids: [Int] = []
+        ids.reserveCapacity(text.utf8.count / 3 + 1)
+        var s = text
+        for step in normalizers { s = step.apply(s) }
+        encodePieces(Array(s.unicodeScalars)[...], into: &ids)
+        return ids
+    }
+
     private func encodeNormalizing(_ raw: ArraySlice<Unicode.Scalar>, into ids: inout [Int]) {
         var scalars: [Unicode.Scalar]
         if normalizers.isEmpty {

@@ -17,6 +17,8 @@ public struct Transcript: Sendable, Equatable, Codable {
     public var tokens: [Int]?
     /// Number of prompt tokens, when known.
     public var promptTokens: Int?
+    /// `log p` of each of `tokens` under the model (log-softmax of its raw logits), when known.
+    public var tokenLogprobs: [Double]?
 
     public init(segments: [Segment], rawText: String = "", isTruncated: Bool = false, plainText: String? = nil,
                 duration: Double? = nil, tokens: [Int]? = nil, promptTokens: Int? = nil) {

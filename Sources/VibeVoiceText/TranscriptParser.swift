@@ -51,6 +51,13 @@ public enum TranscriptParser {
         return last.range.upperBound
     }
 
+    /// The UTF-8 byte range in `raw` of each segment's JSON object (`{` to `}`), in the order of
+    /// `parse(raw).segments`.
+    public static func segmentByteRanges(_ raw: String) -> [Range<Int>] {
+        let bytes = Array(raw.utf8)
+        return walkList(bytes, cleanedRange(bytes)).segments.map(\.range)
+    }
+
     /// `raw` cut after its last complete segment (see `completeSegmentPrefixLength`), or `nil`.
     public static func completeSegmentPrefix(_ raw: String) -> String? {
         guard let n = completeSegmentPrefixLength(raw) else { return nil }

@@ -2,7 +2,7 @@
 /// transcript (all as written by `TranscriptRenderer`, or by hand).
 ///
 /// - A JSON object with a `segments` list is read as `verbose_json`: segments (keys `start`, `end`,
-///   `speaker`, `text`, or the model's spellings), `duration`, `truncated`, `tokens`, `prompt_tokens`;
+///   `speaker`, `text`, or the model's spellings; `avg_logprob`), `duration`, `truncated`, `tokens`, `prompt_tokens`;
 ///   with no segments, its `text` becomes `plainText`.
 /// - Anything else goes through `TranscriptParser.parse`, which reads both the model's raw output and a
 ///   `json` transcript (a list of segment objects).
@@ -25,7 +25,10 @@ public enum TranscriptReader {
                                 rawText: String) -> Transcript {
         var segments: [Segment] = []
         for e in elements {
-            if let s = SegmentDecoding.segment(from: e, previousEnd: segments.last?.end) { segments.append(s) }
+            if var s = SegmentDecoding.segment(from: e, previousEnd: segments.last?.end) {
+                if case .number(let lp, _)? = e["avg_logprob"], lp.isFinite { s.avgLogprob = lp }
+                segments.append(s)
+            }
         }
         var t = Transcript(segments: segments, rawText: rawText)
         if case .bool(let b)? = object["truncated"] { t.isTruncated = b }

@@ -1,0 +1,122 @@
+import Foundation
+import VibeVoiceCompute
+
+/// Log-probabilities from logits: `log p(t) = logit[t] − logsumexp(logits)`, the log-softmax transformers'
+/// loss and OpenAI's `avg_logprob` are made of. One read-only pass for the maximum and one for the sum
+/// of exponentials (f32 exponentials summed in f64), threaded over the vocabulary.
+public enum LogSoftmax {
+    /// `log Σ exp(x)` over `count` values.
+    public static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        guard count > 0 else { return -.infinity }
+        var m = -Float.infinity
+        for i in 0..<count where x[i] > m { m = x[i] }
+        guard m.isFinite else { return Double(m) }
+        let chunk = 8192
+        let chunks = (count + chunk - 1) / chunk
+        let sums = UnsafeMutablePointer<Double>.allocate(capacity: chunks)
+        defer { sums.deallocate() }
+        Parallel.forRanges(chunks, minChunk: 4) { c0, c1 in
+            for c in c0..<c1 {
+                var s = 0.0
+                for i in (c * chunk)..<min(count, (c + 1) * chunk) { s += Double(expf(x[i] - m)) }
+                sums[c] = s
+            }
+        }
+        var total = 0.0
+        for c in 0..<chunks { total += sums[c] }
+        return Double(m) + Foundation.log(total)
+    }
+
+    public static func logSumExp(_ x: [Float]) -> Double {
+        x.withUnsafeBufferPointer { logSumExp($0.baseAddress!, count: $0.count) }
+    }
+
+    /// `log p(token)` under the softmax of `logits`.
+    public static func logProb(of token: Int, logits: UnsafePointer<Float>, count: Int) -> Double {
+        Double(logits[token]) - logSumExp(logits, count: count)
+    }
+}
+
+extension Qwen2Decoder {
+    /// Log-probabilities of `targets[k]` given the final hidden state in row `rows[k]` of `hidden`
+    /// (`[*, hidden_size]`, as `forward` leaves it). The LM head runs over at most `block` rows at a time,
+    /// so scratch memory stays `block × vocab` floats however many positions are scored.
+    public func logProbs(hidden: UnsafePointer<Float>, rows: [Int], targets: [Int], block: Int = 32) -> [Double] {
+        precondition(rows.count == targets.count, "one target per row")
+        let h = config.hiddenSize
+        let v = config.vocabSize
+        var out: [Double] = []
+        out.reserveCapacity(rows.count)
+        let step = max(1, block)
+        let gathered = UnsafeMutablePointer<Float>.allocate(capacity: min(step, max(1, rows.count)) * h)
+        let logits = UnsafeMutablePointer<Float>.allocate(capacity: min(step, max(1, rows.count)) * v)
+        defer {
+            gathered.deallocate()
+            logits.deallocate()
+        }
+        var start = 0
+        while start < rows.count {
+            let n = min(step, rows.count - start)
+            for k in 0..<n { (gathered + k * h).update(from: hidden + rows[start + k] * h, count: h) }
+            self.logits(gathered, rows: n, into: logits)
+            for k in 0..<n {
+                let t = targets[start + k]
+                precondition(t >= 0 && t < v, "token id \(t) outside the vocabulary")
+                out.append(LogSoftmax.logProb(of: t, logits: logits + k * v, count: v))
+            }
+            start += n
+        }
+        return out
+    }
+}
+
+/// The sampling loop shared by `GenerationSession` and `DecoderSession`: sample from `logits`, record
+/// the token's log-probability under the model's own distribution (the logits before repetition penalty
+/// and temperature), then feed the token and compute the next logits. The last token (a stop token, the
+/// budget's last, or the one `onToken` refused) is not fed: the cache then ends just before it.
+struct DecodeLoop {
+    let decoder: Qwen2Decoder
+    let cache: KVCache
+
+    struct Output {
+        var tokens: [Int] = []
+        var logProbs: [Double] = []
+        var reason = StopReason.maxNewTokens
+    }
+
+    func run(logits: inout [Float], seen initial: Set<Int>, options: GenerationOptions,
+             onToken: (Int) -> Bool) -> Output {
+        let h = decoder.config.hiddenSize
+        var sampler = TokenSampler(temperature: options.temperature, topP: options.topP,
+                                   repetitionPenalty: options.repetitionPenalty, seed: options.seed)
+        var seen = initial
+        var out = Output()
+        var hidden = [Float](repeating: 0, count: h)
+        // The sampler's repetition penalty rewrites logits in place: keep the model's own values for log p.
+        var original: [Float] = []
+        while out.tokens.count < options.maxNewTokens {
+            var lse = 0.0
+            if options.recordLogProbs {
+                lse = LogSoftmax.logSumExp(logits)
+                if options.repetitionPenalty != 1 { original = logits }
+            }
+            let token = sampler.next(logits: &logits, seen: seen)
+            out.tokens.append(token)
+            if options.recordLogProbs {
+                out.logProbs.append(Double(options.repetitionPenalty != 1 ? original[token] : logits[token]) - lse)
+            }
+            seen.insert(token)
+            if options.stopTokenIDs.contains(token) { out.reason = .stopToken; break }
+            if !onToken(token) { out.reason = .cancelled; break }
+            if out.tokens.count >= options.maxNewTokens { break }
+            hidden.withUnsafeMutableBufferPointer { hp in
+                decoder.embed(token, into: hp.baseAddress!)
+                decoder.forward(hp.baseAddress!, rows: 1, cache: cache)
+                logits.withUnsafeMutableBufferPointer { lp in
+                    decoder.logits(hp.baseAddress!, into: lp.baseAddress!)
+                }
+            }
+        }
+        return out
+    }
+}
