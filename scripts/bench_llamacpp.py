@@ -67,6 +67,11 @@ def tensor_bytes(path: Path, info: dict) -> np.ndarray:
 
 
 def gguf_name(hf: str) -> str | None:
+    # transformers' in-memory spelling (a re-saved checkpoint) maps onto the Hub file's.
+    if hf.startswith("model.language_model."):
+        hf = "language_model.model." + hf[len("model.language_model."):]
+    elif hf == "lm_head.weight":
+        hf = "language_model.lm_head.weight"
     if hf == "language_model.model.embed_tokens.weight":
         return "token_embd.weight"
     if hf == "language_model.model.norm.weight":
@@ -112,10 +117,14 @@ def export_gguf(model: Path, out: Path) -> None:
     w.add_feed_forward_length(text["intermediate_size"])
     w.add_head_count(text["num_attention_heads"])
     w.add_head_count_kv(text["num_key_value_heads"])
+    head_dim = text.get("head_dim") or text["hidden_size"] // text["num_attention_heads"]
+    w.add_key_length(head_dim)
+    w.add_value_length(head_dim)
     rope = text.get("rope_parameters", {}).get("rope_theta", text.get("rope_theta", 1e6))
     w.add_rope_freq_base(float(rope))
     w.add_layer_norm_rms_eps(float(text["rms_norm_eps"]))
-    w.add_file_type(gguf.LlamaFileType.MOSTLY_BF16)
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_BF16 if any(i["dtype"] == "BF16" for _, i in read_safetensors_index(model).values())
+                    else gguf.LlamaFileType.ALL_F32)
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("qwen2")
     w.add_token_list(tokens)
@@ -131,7 +140,10 @@ def export_gguf(model: Path, out: Path) -> None:
             continue
         raw = tensor_bytes(path, info)
         shape = info["shape"]
-        assert info["dtype"] == "BF16", f"{name}: expected BF16, found {info['dtype']}"
+        if info["dtype"] == "F32":
+            w.add_tensor(g, np.ascontiguousarray(raw.view(np.float32).reshape(shape)))
+            continue
+        assert info["dtype"] == "BF16", f"{name}: expected BF16 or F32, found {info['dtype']}"
         if len(shape) == 1:   # norms and biases in f32, as llama.cpp's converter writes them
             f32 = (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
             w.add_tensor(g, np.ascontiguousarray(f32))
