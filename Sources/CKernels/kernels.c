@@ -2,6 +2,9 @@
 #include "kernels_internal.h"
 #include <stdlib.h>
 
+/* Results must not depend on whether the compiler fuses a multiply and an add (the multi-row kernels
+ * reproduce the one-row kernels bit for bit). */
+#pragma STDC FP_CONTRACT OFF
 
 /* ---------------- scalar paths ---------------- */
 
@@ -103,6 +106,53 @@ VV_AVX2 static void NAME(const T *w, const float *x, float *y, size_t cols, size
 VV_MATVEC_AVX2(matvec_f32_avx2, float, _mm256_loadu_ps, VV_ID)
 VV_MATVEC_AVX2(matvec_f16_avx2, uint16_t, load_f16x8, vv_f16_to_f32)
 
+/* Several activation rows (m <= 8) against the same weight rows, streaming each weight row once: row r of
+ * W against x_j is computed exactly as the one-row kernel computes it (two accumulators over alternate
+ * 8-wide chunks, the same reduction, the same scalar tail), so every output is bit-identical to a mat-vec
+ * of that row alone. Up to four x rows share one pass over a weight row; a fifth to eighth reuse it from cache. */
+#define VV_MATMUL_GROUP_AVX2(NAME, T, LOAD, SCALAR)                                                  \
+VV_AVX2 static inline __attribute__((always_inline)) void NAME(const T *a, const float *x, size_t ldx,  \
+                                                               float *y, size_t ldy, size_t cols, const int J) { \
+    __m256 s0[4], s1[4];                                                                             \
+    for (int j = 0; j < J; j++) { s0[j] = _mm256_setzero_ps(); s1[j] = _mm256_setzero_ps(); }       \
+    size_t k = 0;                                                                                    \
+    for (; k + 16 <= cols; k += 16) {                                                                \
+        const __m256 w0 = LOAD(a + k), w1 = LOAD(a + k + 8);                                         \
+        for (int j = 0; j < J; j++) {                                                                \
+            s0[j] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + j * ldx + k), s0[j]);                    \
+            s1[j] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + j * ldx + k + 8), s1[j]);                \
+        }                                                                                            \
+    }                                                                                                \
+    for (int j = 0; j < J; j++) {                                                                    \
+        float acc = vv_hsum256(_mm256_add_ps(s0[j], s1[j]));                                         \
+        for (size_t t = k; t < cols; t++) acc += SCALAR(a[t]) * x[j * ldx + t];                      \
+        y[j * ldy] = acc;                                                                            \
+    }                                                                                                \
+}
+
+#define VV_MATMUL_AVX2(NAME, GROUP, T)                                                               \
+VV_AVX2 static void NAME(const T *w, const float *x, size_t ldx, size_t m, float *y, size_t ldy,     \
+                         size_t cols, size_t r0, size_t r1) {                                        \
+    for (size_t r = r0; r < r1; r++) {                                                               \
+        const T *a = w + r * cols;                                                                   \
+        for (size_t j0 = 0; j0 < m; j0 += 4) {                                                       \
+            const float *xj = x + j0 * ldx;                                                          \
+            float *yj = y + j0 * ldy + r;                                                            \
+            switch (m - j0 >= 4 ? 4 : (int)(m - j0)) {                                               \
+            case 4: GROUP(a, xj, ldx, yj, ldy, cols, 4); break;                                      \
+            case 3: GROUP(a, xj, ldx, yj, ldy, cols, 3); break;                                      \
+            case 2: GROUP(a, xj, ldx, yj, ldy, cols, 2); break;                                      \
+            default: GROUP(a, xj, ldx, yj, ldy, cols, 1); break;                                     \
+            }                                                                                        \
+        }                                                                                            \
+    }                                                                                                \
+}
+
+VV_MATMUL_GROUP_AVX2(matmul_group_f32, float, _mm256_loadu_ps, VV_ID)
+VV_MATMUL_GROUP_AVX2(matmul_group_f16, uint16_t, load_f16x8, vv_f16_to_f32)
+VV_MATMUL_AVX2(matmul_f32_avx2, matmul_group_f32, float)
+VV_MATMUL_AVX2(matmul_f16_avx2, matmul_group_f16, uint16_t)
+
 /* bf16: a 32-byte load of 16 weights is widened by interleaving with zeros (unpacklo/hi_epi16),
  * which puts each bf16 in the high half of a 32-bit lane at no shift cost but permutes the order
  * within each 128-bit lane: lo = w0-3,w8-11 and hi = w4-7,w12-15. x is permuted the same way
@@ -163,6 +213,64 @@ VV_AVX2 static void matvec_bf16_avx2(const uint16_t *w, const float *x, float *y
     free(xp);
 }
 
+/* bf16 against up to four permuted x rows at once; the arithmetic of matvec_bf16_avx2's per-row path. */
+VV_AVX2 static inline __attribute__((always_inline)) void matmul_group_bf16(
+        const uint16_t *a, const float *xp, size_t ldp, const float *x, size_t ldx, float *y, size_t ldy,
+        size_t cols, size_t body, const int J) {
+    const __m256i zero = _mm256_setzero_si256();
+    __m256 s0[4], s1[4];
+    for (int j = 0; j < J; j++) { s0[j] = _mm256_setzero_ps(); s1[j] = _mm256_setzero_ps(); }
+    for (size_t k = 0; k < body; k += 16) {
+        const __m256i va = _mm256_loadu_si256((const __m256i *)(a + k));
+        const __m256 lo = _mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, va));
+        const __m256 hi = _mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, va));
+        for (int j = 0; j < J; j++) {
+            s0[j] = _mm256_fmadd_ps(lo, _mm256_load_ps(xp + j * ldp + k), s0[j]);
+            s1[j] = _mm256_fmadd_ps(hi, _mm256_load_ps(xp + j * ldp + k + 8), s1[j]);
+        }
+    }
+    for (int j = 0; j < J; j++) {
+        float acc = vv_hsum256(_mm256_add_ps(s0[j], s1[j]));
+        for (size_t k = body; k < cols; k++) acc += vv_bf16_to_f32(a[k]) * x[j * ldx + k];
+        y[j * ldy] = acc;
+    }
+}
+
+VV_AVX2 static void matmul_bf16_avx2(const uint16_t *w, const float *x, size_t ldx, size_t m, float *y, size_t ldy,
+                                     size_t cols, size_t r0, size_t r1) {
+    size_t body = cols & ~(size_t)15;
+    size_t ldp = body ? body : 16;
+    float *xp = (float *)aligned_alloc(32, m * ldp * sizeof(float));
+    if (!xp) {
+        for (size_t j = 0; j < m; j++) matvec_bf16_avx2(w, x + j * ldx, y + j * ldy, cols, r0, r1);
+        return;
+    }
+    for (size_t j = 0; j < m; j++) {
+        const float *xj = x + j * ldx;
+        float *pj = xp + j * ldp;
+        for (size_t k = 0; k < body; k += 16) {
+            for (int t = 0; t < 4; t++) {
+                pj[k + t] = xj[k + t];           pj[k + 4 + t] = xj[k + 8 + t];
+                pj[k + 8 + t] = xj[k + 4 + t];   pj[k + 12 + t] = xj[k + 12 + t];
+            }
+        }
+    }
+    for (size_t r = r0; r < r1; r++) {
+        const uint16_t *a = w + r * cols;
+        for (size_t j0 = 0; j0 < m; j0 += 4) {
+            const float *pj = xp + j0 * ldp, *xj = x + j0 * ldx;
+            float *yj = y + j0 * ldy + r;
+            switch (m - j0 >= 4 ? 4 : (int)(m - j0)) {
+            case 4: matmul_group_bf16(a, pj, ldp, xj, ldx, yj, ldy, cols, body, 4); break;
+            case 3: matmul_group_bf16(a, pj, ldp, xj, ldx, yj, ldy, cols, body, 3); break;
+            case 2: matmul_group_bf16(a, pj, ldp, xj, ldx, yj, ldy, cols, body, 2); break;
+            default: matmul_group_bf16(a, pj, ldp, xj, ldx, yj, ldy, cols, body, 1); break;
+            }
+        }
+    }
+    free(xp);
+}
+
 #endif
 
 int vv_cpu_has_avx2(void) {
@@ -210,3 +318,20 @@ void vv_matvec_f16(const uint16_t *w, const float *x, float *y, size_t cols, siz
 #endif
     matvec_f16_scalar(w, x, y, cols, r0, r1);
 }
+
+/* ---- several activation rows (m <= 8), each bit-identical to vv_matvec_* of that row ---- */
+
+#define VV_MATMUL_DISPATCH(NAME, T, AVX2, MATVEC_SCALAR)                                              \
+void NAME(const T *w, const float *x, size_t ldx, size_t m, float *y, size_t ldy, size_t cols,       \
+          size_t r0, size_t r1) {                                                                     \
+    VV_IF_AVX2(AVX2(w, x, ldx, m, y, ldy, cols, r0, r1); return;)                                     \
+    for (size_t j = 0; j < m; j++) MATVEC_SCALAR(w, x + j * ldx, y + j * ldy, cols, r0, r1);         \
+}
+#ifdef VV_X86
+#define VV_IF_AVX2(stmt) if (vv_cpu_has_avx2()) { stmt }
+#else
+#define VV_IF_AVX2(stmt)
+#endif
+VV_MATMUL_DISPATCH(vv_matmul_f32, float, matmul_f32_avx2, matvec_f32_scalar)
+VV_MATMUL_DISPATCH(vv_matmul_bf16, uint16_t, matmul_bf16_avx2, matvec_bf16_scalar)
+VV_MATMUL_DISPATCH(vv_matmul_f16, uint16_t, matmul_f16_avx2, matvec_f16_scalar)

@@ -275,6 +275,53 @@ VV_AVX2 static void NAME(const T *q, const uint16_t *d, const int8_t *qx, const 
 
 VV_QMATVEC_AVX2(matvec_q8_0_avx2, int8_t, QK, load_q8)
 VV_QMATVEC_AVX2(matvec_q4_0_avx2, uint8_t, QK / 2, load_q4)
+
+/* One weight row against J <= 4 activation rows: the weight block is loaded and its magnitudes taken once,
+ * then each activation row goes through the one-row kernel's arithmetic (same lanes, same fused
+ * multiply-adds in block order, same reduction), so each output equals vv_matvec_* of that row bit for bit. */
+#define VV_QMATMUL_GROUP_AVX2(NAME, T, BLOCK_BYTES, LOAD)                                               \
+VV_AVX2 static inline __attribute__((always_inline)) void NAME(const T *qr, const uint16_t *dr,          \
+        const int8_t *qx, const float *dx, float *y, size_t ldy, size_t nb, const int J) {               \
+    __m256 acc[4];                                                                                    \
+    for (int j = 0; j < J; j++) acc[j] = _mm256_setzero_ps();                                         \
+    for (size_t b = 0; b < nb; b++) {                                                                 \
+        const __m256i w = LOAD(qr + b * (BLOCK_BYTES));                                               \
+        const __m256i aw = _mm256_sign_epi8(w, w);                                                    \
+        const float dw = _cvtsh_ss(dr[b]);                                                            \
+        for (int j = 0; j < J; j++) {                                                                 \
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)(qx + (j * nb + b) * QK));        \
+            const __m256i d16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, w));                    \
+            const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(d16, _mm256_set1_epi16(1)));      \
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(dw * dx[j * nb + b]), dot, acc[j]);               \
+        }                                                                                             \
+    }                                                                                                 \
+    for (int j = 0; j < J; j++) y[j * ldy] = vv_hsum256(acc[j]);                                       \
+}
+
+#define VV_QMATMUL_AVX2(NAME, GROUP, T, BLOCK_BYTES)                                                   \
+VV_AVX2 static void NAME(const T *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,  \
+                         float *y, size_t ldy, size_t nb, size_t r0, size_t r1) {                     \
+    for (size_t r = r0; r < r1; r++) {                                                                \
+        const T *qr = q + r * nb * (BLOCK_BYTES);                                                     \
+        const uint16_t *dr = d + r * nb;                                                              \
+        for (size_t j0 = 0; j0 < m; j0 += 4) {                                                        \
+            const int8_t *xj = qx + j0 * nb * QK;                                                     \
+            const float *sj = dx + j0 * nb;                                                           \
+            float *yj = y + j0 * ldy + r;                                                             \
+            switch (m - j0 >= 4 ? 4 : (int)(m - j0)) {                                                \
+            case 4: GROUP(qr, dr, xj, sj, yj, ldy, nb, 4); break;                                     \
+            case 3: GROUP(qr, dr, xj, sj, yj, ldy, nb, 3); break;                                     \
+            case 2: GROUP(qr, dr, xj, sj, yj, ldy, nb, 2); break;                                     \
+            default: GROUP(qr, dr, xj, sj, yj, ldy, nb, 1); break;                                    \
+            }                                                                                         \
+        }                                                                                             \
+    }                                                                                                 \
+}
+
+VV_QMATMUL_GROUP_AVX2(qmatmul_group_q8_0, int8_t, QK, load_q8)
+VV_QMATMUL_GROUP_AVX2(qmatmul_group_q4_0, uint8_t, QK / 2, load_q4)
+VV_QMATMUL_AVX2(matmul_q8_0_avx2, qmatmul_group_q8_0, int8_t, QK)
+VV_QMATMUL_AVX2(matmul_q4_0_avx2, qmatmul_group_q4_0, uint8_t, QK / 2)
 #endif
 
 void vv_matvec_q8_0(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,
@@ -291,4 +338,20 @@ void vv_matvec_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const
     if (use_simd()) { matvec_q4_0_avx2(q, d, qx, dx, y, nb, r0, r1); return; }
 #endif
     matvec_q4_0_scalar(q, d, qx, dx, y, nb, r0, r1);
+}
+
+void vv_matmul_q8_0(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,
+                    float *y, size_t ldy, size_t nb, size_t r0, size_t r1) {
+#ifdef VV_X86
+    if (use_simd()) { matmul_q8_0_avx2(q, d, qx, dx, m, y, ldy, nb, r0, r1); return; }
+#endif
+    for (size_t j = 0; j < m; j++) matvec_q8_0_scalar(q, d, qx + j * nb * QK, dx + j * nb, y + j * ldy, nb, r0, r1);
+}
+
+void vv_matmul_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,
+                    float *y, size_t ldy, size_t nb, size_t r0, size_t r1) {
+#ifdef VV_X86
+    if (use_simd()) { matmul_q4_0_avx2(q, d, qx, dx, m, y, ldy, nb, r0, r1); return; }
+#endif
+    for (size_t j = 0; j < m; j++) matvec_q4_0_scalar(q, d, qx + j * nb * QK, dx + j * nb, y + j * ldy, nb, r0, r1);
 }

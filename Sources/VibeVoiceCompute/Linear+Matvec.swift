@@ -42,4 +42,41 @@ extension Linear {
             }
         }
     }
+
+    /// `rows` (2...`maxMatvecRows`) activation rows at once, x row stride `inFeatures`, y row stride `ldy`: each
+    /// weight row is streamed once for all of them, and row j of the result is bit-identical to `matvec` of
+    /// x row j (the kernels keep the one-row arithmetic), so a block of decode rows equals that many single steps.
+    func matmulRows(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>, ldy: Int) {
+        let cols = inFeatures
+        let w = weight.data
+        let dtype = weight.dtype
+        if dtype.isBlockFormat {
+            let nb = weight.blocksPerRow
+            let qx = UnsafeMutablePointer<Int8>.allocate(capacity: m * nb * DType.blockLength)
+            let dx = UnsafeMutablePointer<Float>.allocate(capacity: m * nb)
+            defer { qx.deallocate(); dx.deallocate() }
+            for j in 0..<m { vv_quantize_act_q8(x + j * cols, cols, qx + j * nb * DType.blockLength, dx + j * nb) }
+            let d = weight.scales!.assumingMemoryBound(to: UInt16.self)
+            Parallel.forRanges(outFeatures, minChunk: 64) { r0, r1 in
+                if dtype == .q8_0 {
+                    vv_matmul_q8_0(w.assumingMemoryBound(to: Int8.self), d, qx, dx, m, y, ldy, nb, r0, r1)
+                } else {
+                    vv_matmul_q4_0(w.assumingMemoryBound(to: UInt8.self), d, qx, dx, m, y, ldy, nb, r0, r1)
+                }
+            }
+            return
+        }
+        Parallel.forRanges(outFeatures, minChunk: 64) { r0, r1 in
+            switch dtype {
+            case .f32:
+                vv_matmul_f32(w.assumingMemoryBound(to: Float.self), x, cols, m, y, ldy, cols, r0, r1)
+            case .bf16:
+                vv_matmul_bf16(w.assumingMemoryBound(to: UInt16.self), x, cols, m, y, ldy, cols, r0, r1)
+            case .f16:
+                vv_matmul_f16(w.assumingMemoryBound(to: UInt16.self), x, cols, m, y, ldy, cols, r0, r1)
+            case .i8, .u8, .q8_0, .q4_0:
+                preconditionFailure("\(dtype.rawValue) weights have no float mat-vec")
+            }
+        }
+    }
 }

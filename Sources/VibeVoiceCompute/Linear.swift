@@ -3,8 +3,10 @@ import CKernels
 /// A dense layer y = x·Wᵀ + b over a weight in its stored dtype.
 ///
 /// One row (decode) goes through the threaded SIMD mat-vec that reads the stored dtype directly (block
-/// formats: integer dot products against the activation quantised once to Q8 blocks). Several rows
-/// (prefill, encoders) go through BLAS sgemm; non-f32 weights are widened (dequantised) to f32 one tile
+/// formats: integer dot products against the activation quantised once to Q8 blocks); up to
+/// `maxMatvecRows` rows (speculative verification, batched decoding) through multi-row kernels that stream
+/// the weight once and give each row the one-row result bit for bit. More rows (prefill, encoders) go
+/// through BLAS sgemm; non-f32 weights are widened (dequantised) to f32 one tile
 /// of output rows at a time, so the full weight is never widened.
 public struct Linear: @unchecked Sendable {
     public let weight: WeightTensor
@@ -14,6 +16,10 @@ public struct Linear: @unchecked Sendable {
 
     /// Largest widened tile, in f32 elements (16 MB).
     static let tileElements = 4 << 20
+
+    /// Up to this many rows go through the multi-row mat-vec kernels (each weight streamed once, every row
+    /// bit-identical to a one-row step); more rows go through sgemm.
+    public static let maxMatvecRows = 8
 
     public init(weight: WeightTensor, bias: [Float]?) {
         precondition(weight.shape.count >= 2, "Linear weight must be at least 2-D")
@@ -30,6 +36,11 @@ public struct Linear: @unchecked Sendable {
         if rows == 1 {
             matvec(x, into: y)
             if let bias { for o in 0..<outFeatures { y[o] += bias[o] } }
+        } else if rows > 1 && rows <= Linear.maxMatvecRows {
+            matmulRows(x, rows: rows, into: y, ldy: ldy)
+            if let bias {
+                for r in 0..<rows { for o in 0..<outFeatures { y[r * ldy + o] += bias[o] } }
+            }
         } else if rows > 1 {
             // Rows start as the bias and sgemm accumulates onto them (beta = 1): one pass fewer.
             if let bias {

@@ -15,6 +15,15 @@ void vv_matvec_f32(const float *w, const float *x, float *y, size_t cols, size_t
 void vv_matvec_bf16(const uint16_t *w, const float *x, float *y, size_t cols, size_t row_begin, size_t row_end);
 void vv_matvec_f16(const uint16_t *w, const float *x, float *y, size_t cols, size_t row_begin, size_t row_end);
 
+/* Several activation rows at once (m <= 8; x row j at x + j*ldx, output row j at y + j*ldy): each weight row is
+ * streamed once for all of them, and every output is bit-identical to vv_matvec_* of that x row alone. */
+void vv_matmul_f32(const float *w, const float *x, size_t ldx, size_t m, float *y, size_t ldy, size_t cols,
+                   size_t row_begin, size_t row_end);
+void vv_matmul_bf16(const uint16_t *w, const float *x, size_t ldx, size_t m, float *y, size_t ldy, size_t cols,
+                    size_t row_begin, size_t row_end);
+void vv_matmul_f16(const uint16_t *w, const float *x, size_t ldx, size_t m, float *y, size_t ldy, size_t cols,
+                   size_t row_begin, size_t row_end);
+
 /* 1 when the AVX2 paths are in use (for reports). */
 int vv_kernels_simd_enabled(void);
 
@@ -41,6 +50,13 @@ void vv_matvec_q8_0(const int8_t *q, const uint16_t *d, const int8_t *qx, const 
                     float *y, size_t nb, size_t r0, size_t r1);
 void vv_matvec_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,
                     float *y, size_t nb, size_t r0, size_t r1);
+
+/* m activation rows (qx row j at qx + j*nb*32, dx + j*nb; output row j at y + j*ldy), each output bit-identical
+ * to vv_matvec_q* of that row alone, the weight rows streamed once. */
+void vv_matmul_q8_0(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,
+                    float *y, size_t ldy, size_t nb, size_t r0, size_t r1);
+void vv_matmul_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,
+                    float *y, size_t ldy, size_t nb, size_t r0, size_t r1);
 
 /* Forces the portable scalar paths of the quantised kernels (1) or lets the CPU decide (0): for tests and
  * comparisons. */
