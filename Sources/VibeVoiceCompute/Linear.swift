@@ -63,4 +63,16 @@ public struct Linear: @unchecked Sendable {
         }
         return y
     }
+
+    /// Any number of rows through the mat-vec kernels only (in groups of `maxMatvecRows`, each weight row
+    /// streamed once per group), so every row gets exactly the bits a one-row `forward` gives it. Decode
+    /// steps of several sequences and speculative verification use this; prefill uses `forward`.
+    public func forwardRows(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        var r = 0
+        while r < rows {
+            let n = min(Linear.maxMatvecRows, rows - r)
+            forward(x + r * inFeatures, rows: n, into: y + r * outFeatures)
+            r += n
+        }
+    }
 }

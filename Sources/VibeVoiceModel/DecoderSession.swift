@@ -117,7 +117,7 @@ public final class DecoderSession: @unchecked Sendable {
         precondition(logitsCurrent, "extend the session before generating")
         let t0 = Date()
         let loop = DecodeLoop(decoder: model.decoder, cache: cache)
-        let out = loop.run(logits: &logits, seen: Set(ids), options: options, onToken: onToken)
+        let out = loop.run(logits: &logits, context: ids, options: options, onToken: onToken).output
         ids += out.tokens.dropLast()
         logitsCurrent = false
         var result = GenerationResult(tokens: out.tokens, stopReason: out.reason, prefillSeconds: 0,

@@ -72,8 +72,9 @@ extension Qwen2Decoder {
 
 /// The sampling loop shared by `GenerationSession` and `DecoderSession`: sample from `logits`, record
 /// the token's log-probability under the model's own distribution (the logits before repetition penalty
-/// and temperature), then feed the token and compute the next logits. The last token (a stop token, the
-/// budget's last, or the one `onToken` refused) is not fed: the cache then ends just before it.
+/// and temperature), then feed the token and compute the next logits; greedy decoding verifies drafted
+/// tokens several at a time (`DecodeStream`). The last token (a stop token, the budget's last, or the one
+/// `onToken` refused) is not fed: the cache then ends just before it.
 struct DecodeLoop {
     let decoder: Qwen2Decoder
     let cache: KVCache
@@ -84,39 +85,22 @@ struct DecodeLoop {
         var reason = StopReason.maxNewTokens
     }
 
-    func run(logits: inout [Float], seen initial: Set<Int>, options: GenerationOptions,
-             onToken: (Int) -> Bool) -> Output {
-        let h = decoder.config.hiddenSize
-        var sampler = TokenSampler(temperature: options.temperature, topP: options.topP,
-                                   repetitionPenalty: options.repetitionPenalty, seed: options.seed)
-        var seen = initial
-        var out = Output()
-        var hidden = [Float](repeating: 0, count: h)
-        // The sampler's repetition penalty rewrites logits in place: keep the model's own values for log p.
-        var original: [Float] = []
-        while out.tokens.count < options.maxNewTokens {
-            var lse = 0.0
-            if options.recordLogProbs {
-                lse = LogSoftmax.logSumExp(logits)
-                if options.repetitionPenalty != 1 { original = logits }
+    /// Speculation statistics of the last run.
+    struct Stats {
+        var steps = 0
+        var proposed = 0
+        var accepted = 0
+    }
+
+    func run(logits: inout [Float], context: [Int], options: GenerationOptions,
+             onToken: (Int) -> Bool) -> (output: Output, stats: Stats) {
+        withoutActuallyEscaping(onToken) { onToken in
+            let stream = logits.withUnsafeBufferPointer {
+                DecodeStream(cache: cache, logits: $0, context: context, options: options, onToken: onToken)
             }
-            let token = sampler.next(logits: &logits, seen: seen)
-            out.tokens.append(token)
-            if options.recordLogProbs {
-                out.logProbs.append(Double(options.repetitionPenalty != 1 ? original[token] : logits[token]) - lse)
-            }
-            seen.insert(token)
-            if options.stopTokenIDs.contains(token) { out.reason = .stopToken; break }
-            if !onToken(token) { out.reason = .cancelled; break }
-            if out.tokens.count >= options.maxNewTokens { break }
-            hidden.withUnsafeMutableBufferPointer { hp in
-                decoder.embed(token, into: hp.baseAddress!)
-                decoder.forward(hp.baseAddress!, rows: 1, cache: cache)
-                logits.withUnsafeMutableBufferPointer { lp in
-                    decoder.logits(hp.baseAddress!, into: lp.baseAddress!)
-                }
-            }
+            let stepper = DecodeStepper(decoder: decoder)
+            while !stream.finished { stepper.step([stream]) }
+            return (stream.output, Stats(steps: stream.steps, proposed: stream.proposed, accepted: stream.accepted))
         }
-        return out
     }
 }

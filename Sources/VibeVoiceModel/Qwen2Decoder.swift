@@ -62,6 +62,8 @@ public final class Qwen2Decoder: Sendable {
     /// Runs `rows` new positions (embeddings in `x [rows, hidden]`, overwritten with the final
     /// normed hidden states) through every layer, appending their keys and values to `cache`.
     public func forward(_ x: UnsafeMutablePointer<Float>, rows n: Int, cache: KVCache) {
+        // A few rows are decode steps: the per-row path, identical to one row at a time.
+        if n <= Linear.maxMatvecRows { return decodeForward(x, counts: [n], caches: [cache]) }
         let c = config
         let hd = c.headDim
         let qDim = c.numHeads * hd

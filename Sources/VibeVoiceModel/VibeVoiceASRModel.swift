@@ -51,6 +51,11 @@ public struct GenerationOptions: Sendable {
     /// Record each generated token's log-probability (`GenerationResult.logProbs`): one log-sum-exp pass
     /// over the logits per token, cheap next to the mat-vecs (`bench --log-softmax` measures it).
     public var recordLogProbs = true
+    /// Exact speculative decoding (greedy only): up to this many drafted tokens are verified per step in one
+    /// multi-row forward (0 turns it off). The output is identical either way.
+    public var maxDraftTokens = 7
+    /// Makes the drafter for one generation (default: prompt-lookup `NGramDrafter`).
+    public var drafter: (@Sendable () -> Drafter)?
 
     public init(maxNewTokens: Int, stopTokenIDs: Set<Int> = [151643], temperature: Float = 0, topP: Float = 1,
                 repetitionPenalty: Float = 1, seed: UInt64 = 0, prefillBlockSize: Int = 512) {
@@ -81,6 +86,10 @@ public struct GenerationResult: Sendable {
     public var logProbs: [Double] = []
     /// The same for the teacher-forced `prefix` of `GenerationSession.generate(prefix:)`.
     public var prefixLogProbs: [Double] = []
+    /// Speculative decoding: forward steps taken, draft tokens proposed and accepted.
+    public var decodeSteps = 0
+    public var draftedTokens = 0
+    public var acceptedDraftTokens = 0
 }
 
 /// Progress events from the model's stages.
@@ -304,9 +313,12 @@ public final class GenerationSession: @unchecked Sendable {
             }
         }
         let loop = DecodeLoop(decoder: decoder, cache: cache)
-        let out = loop.run(logits: &logits, seen: Set(promptIDs).union(prefix), options: options, onToken: onToken)
+        let (out, stats) = loop.run(logits: &logits, context: promptIDs + prefix, options: options, onToken: onToken)
         var result = GenerationResult(tokens: out.tokens, stopReason: out.reason, prefillSeconds: prefillSeconds,
                                       decodeSeconds: Date().timeIntervalSince(t1))
+        result.decodeSteps = stats.steps
+        result.draftedTokens = stats.proposed
+        result.acceptedDraftTokens = stats.accepted
         result.logProbs = out.logProbs
         result.prefixLogProbs = prefixLogProbs
         return result
