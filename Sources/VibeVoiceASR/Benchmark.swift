@@ -25,45 +25,64 @@ public enum Benchmark {
         matvecBandwidth(dtype: .f32)
     }
 
-    /// Bytes/s a threaded mat-vec streams from a 512 MB weight of `dtype` ([rows, 3584]), best of 3. Block
-    /// formats count payload and scales.
-    public static func matvecBandwidth(dtype: DType) -> Double {
-        let cols = 3584
-        let weight: WeightTensor
-        let keep: WeightStorageOwner
+    /// A weight of `dtype` of about `bytes` bytes with `cols` = 3584 (the decoder's width), random values
+    /// (block formats: one quantised 64-row block tiled over the buffer; kernel cost does not depend on values).
+    static func syntheticWeight(dtype: DType, bytes: Int = 512 << 20, cols: Int = 3584) -> WeightTensor {
         if dtype.isBlockFormat {
-            let rows = (512 << 20) / Int(Double(cols) * dtype.bitsPerWeight / 8)
+            let rows = bytes / Int(Double(cols) * dtype.bitsPerWeight / 8) / 64 * 64
             var rng = SeededRandom(seed: 7)
             let source = OwnedWeightBuffer.tensor((0..<(64 * cols)).map { _ in rng.nextGaussian() * 0.02 }, shape: [64, cols])
             let block = try! WeightQuantizer.quantize(source, to: dtype)
-            // Tile the quantised block over the whole buffer: the kernel's cost does not depend on the values.
-            let payload = rows * block.payloadByteCount / 64, scales = rows * block.scaleByteCount / 64
+            let payload = rows / 64 * block.payloadByteCount, scales = rows / 64 * block.scaleByteCount
             let buf = OwnedWeightBuffer(byteCount: payload + scales)
             for i in 0..<(rows / 64) {
                 (buf.pointer + i * block.payloadByteCount).copyMemory(from: block.data, byteCount: block.payloadByteCount)
                 (buf.pointer + payload + i * block.scaleByteCount).copyMemory(from: block.scales!, byteCount: block.scaleByteCount)
             }
-            weight = WeightTensor(blockFormat: dtype, shape: [rows / 64 * 64, cols], data: UnsafeRawPointer(buf.pointer),
-                                  scales: UnsafeRawPointer(buf.pointer + payload), owner: buf)
-            keep = buf
-        } else {
-            let size = dtype.elementSize!
-            let rows = (512 << 20) / size / cols
-            let buf = OwnedWeightBuffer(byteCount: rows * cols * size)
-            buf.pointer.initializeMemory(as: UInt8.self, repeating: 0x3c, count: rows * cols * size)
-            weight = WeightTensor(dtype: dtype, shape: [rows, cols], data: UnsafeRawPointer(buf.pointer), owner: buf)
-            keep = buf
+            return WeightTensor(blockFormat: dtype, shape: [rows, cols], data: UnsafeRawPointer(buf.pointer),
+                                scales: UnsafeRawPointer(buf.pointer + payload), owner: buf)
         }
-        let x = [Float](repeating: 1, count: cols)
+        let size = dtype.elementSize!
+        let rows = bytes / size / cols
+        let buf = OwnedWeightBuffer(byteCount: rows * cols * size)
+        buf.pointer.initializeMemory(as: UInt8.self, repeating: 0x3c, count: rows * cols * size)
+        return WeightTensor(dtype: dtype, shape: [rows, cols], data: UnsafeRawPointer(buf.pointer), owner: buf)
+    }
+
+    /// Best-of-`repeats` seconds of `Linear.forwardRows` with `rows` activation rows over `weight`.
+    static func matvecSeconds(_ weight: WeightTensor, rows: Int, repeats: Int = 3) -> Double {
         let linear = Linear(weight: weight, bias: nil)
-        var best = 0.0
-        for _ in 0..<3 {
+        var rng = SeededRandom(seed: 9)
+        let x = (0..<(rows * linear.inFeatures)).map { _ in rng.nextGaussian() }
+        var y = [Float](repeating: 0, count: rows * linear.outFeatures)
+        var best = Double.infinity
+        for _ in 0..<repeats {
             let t = Date()
-            _ = linear.forward(x, rows: 1)
-            best = max(best, Double(weight.byteCount) / Date().timeIntervalSince(t))
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { linear.forwardRows(xp.baseAddress!, rows: rows, into: $0.baseAddress!) }
+            }
+            best = min(best, Date().timeIntervalSince(t))
         }
-        withExtendedLifetime(keep) {}
         return best
+    }
+
+    /// Bytes/s a threaded mat-vec streams from a 512 MB weight of `dtype` ([rows, 3584]), best of 3. Block
+    /// formats count payload and scales.
+    public static func matvecBandwidth(dtype: DType) -> Double {
+        let weight = syntheticWeight(dtype: dtype)
+        return Double(weight.byteCount) / matvecSeconds(weight, rows: 1)
+    }
+
+    /// The cost of `m` activation rows through the multi-row mat-vec kernels relative to one row, for each
+    /// `m` in `rows`, on a 512 MB weight of `dtype` (contenders alternated, best of `rounds`).
+    public static func multiRowCosts(dtype: DType, rows: [Int] = [1, 2, 4, 8], rounds: Int = 3) -> [Int: Double] {
+        let weight = syntheticWeight(dtype: dtype)
+        var best = [Int: Double]()
+        for _ in 0..<rounds {
+            for m in rows { best[m] = min(best[m] ?? .infinity, matvecSeconds(weight, rows: m, repeats: 1)) }
+        }
+        let one = best[1] ?? matvecSeconds(weight, rows: 1)
+        return best.mapValues { $0 / one }
     }
 
     /// A prompt of the real shape without a tokenizer: 26 text ids before the audio slots and 37 after, as in

@@ -43,18 +43,39 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Skip the speech encoders: the audio slots get random embeddings (decoder-only figures).")
     var noEncode = false
 
+    @Flag(help: "Only measure the multi-row mat-vec kernels: the cost of 1, 2, 4 and 8 rows relative to one, per weight format. Needs no model.")
+    var multiRow = false
+
+    @Option(help: ArgumentHelp("Replay a transcript (a raw model output or a json/verbose_json transcript) through the speculative drafter: tokens per verify step and the projected decode speedup from measured multi-row costs (--weights: their format, default q8_0). Repeatable. Needs --tokenizer, no model.",
+                               valueName: "file"))
+    var draftReplay: [String] = []
+
+    @Option(help: ArgumentHelp("tokenizer.json (or its directory) for --draft-replay.", valueName: "path"))
+    var tokenizer: String?
+
+    @Option(help: ArgumentHelp("Longest draft for --draft-replay (default 7: up to 8 rows per step).", valueName: "n"))
+    var maxDraft: Int = 7
+
     func validate() throws {
         if !(seconds > 0) { throw CLIUsageError("--seconds must be positive") }
         if tokens < 1 { throw CLIUsageError("--tokens must be at least 1") }
         if let w = weights, DType(blockFormatName: w) == nil {
             throw CLIUsageError("--weights must be one of: \(DType.blockFormats.map(\.userName).joined(separator: ", "))")
         }
-        if model == nil && !logSoftmax { throw CLIUsageError("give --model DIR (or --log-softmax, which needs none)") }
+        if model == nil && !logSoftmax && !multiRow && draftReplay.isEmpty {
+            throw CLIUsageError("give --model DIR (or --log-softmax, --multi-row or --draft-replay, which need none)")
+        }
+        if !draftReplay.isEmpty && tokenizer == nil { throw CLIUsageError("--draft-replay needs --tokenizer PATH") }
+        if !(1...Linear.maxMatvecRows - 1).contains(maxDraft) {
+            throw CLIUsageError("--max-draft must be between 1 and \(Linear.maxMatvecRows - 1)")
+        }
     }
 
     func run() throws {
         if let threads { ComputeThreads.set(threads) }
         if logSoftmax { return runLogSoftmax() }
+        if multiRow { return try runMultiRow() }
+        if !draftReplay.isEmpty { return try runDraftReplay() }
         let model = self.model!
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue else {

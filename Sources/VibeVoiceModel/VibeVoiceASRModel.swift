@@ -287,6 +287,18 @@ public final class GenerationSession: @unchecked Sendable {
     /// already), then samples up to `options.maxNewTokens` new tokens (the prefix not included).
     public func generate(prefix: [Int] = [], options: GenerationOptions,
                          onToken: (Int) -> Bool = { _ in true }) -> GenerationResult {
+        withoutActuallyEscaping(onToken) { onToken in
+            let s = stream(prefix: prefix, options: options, onToken: onToken)
+            let stepper = BatchDecoder(decoder: model.decoder)
+            while !s.isFinished { stepper.step([s]) }
+            return s.result
+        }
+    }
+
+    /// The same generation, one step at a time (`BatchDecoder.step`), so that several sessions can decode
+    /// together. Rewinds to the end of the prompt and feeds `prefix` now; the first token is sampled now too.
+    public func stream(prefix: [Int] = [], options: GenerationOptions,
+                       onToken: @escaping (Int) -> Bool = { _ in true }) -> GenerationStream {
         let decoder = model.decoder
         let h = model.config.decoder.hiddenSize
         let t1 = Date()
@@ -312,15 +324,61 @@ public final class GenerationSession: @unchecked Sendable {
                 }
             }
         }
-        let loop = DecodeLoop(decoder: decoder, cache: cache)
-        let (out, stats) = loop.run(logits: &logits, context: promptIDs + prefix, options: options, onToken: onToken)
-        var result = GenerationResult(tokens: out.tokens, stopReason: out.reason, prefillSeconds: prefillSeconds,
-                                      decodeSeconds: Date().timeIntervalSince(t1))
-        result.decodeSteps = stats.steps
-        result.draftedTokens = stats.proposed
-        result.acceptedDraftTokens = stats.accepted
-        result.logProbs = out.logProbs
-        result.prefixLogProbs = prefixLogProbs
-        return result
+        let inner = logits.withUnsafeBufferPointer {
+            DecodeStream(cache: cache, logits: $0, context: promptIDs + prefix, options: options, onToken: onToken)
+        }
+        return GenerationStream(inner: inner, prefillSeconds: prefillSeconds, started: t1, prefixLogProbs: prefixLogProbs)
+    }
+}
+
+/// One generation in progress (`GenerationSession.stream`), advanced by `BatchDecoder.step`.
+public final class GenerationStream: @unchecked Sendable {
+    // @unchecked: a stream is advanced by one thread at a time (the decoder loop that owns it).
+    let inner: DecodeStream
+    private let prefillSeconds: Double
+    private let started: Date
+    private let prefixLogProbs: [Double]
+    private var finishedAt: Date?
+
+    init(inner: DecodeStream, prefillSeconds: Double, started: Date, prefixLogProbs: [Double]) {
+        self.inner = inner
+        self.prefillSeconds = prefillSeconds
+        self.started = started
+        self.prefixLogProbs = prefixLogProbs
+        if inner.finished { finishedAt = started }
+    }
+
+    public var isFinished: Bool { inner.finished }
+
+    /// Tokens emitted so far.
+    public var tokens: [Int] { inner.output.tokens }
+
+    func markFinished() { if finishedAt == nil && inner.finished { finishedAt = Date() } }
+
+    /// What `GenerationSession.generate` returns (decode time: from the stream's start to its end, or to now).
+    public var result: GenerationResult {
+        var r = GenerationResult(tokens: inner.output.tokens, stopReason: inner.output.reason, prefillSeconds: prefillSeconds,
+                                 decodeSeconds: (finishedAt ?? Date()).timeIntervalSince(started))
+        r.logProbs = inner.output.logProbs
+        r.prefixLogProbs = prefixLogProbs
+        r.decodeSteps = inner.steps
+        r.draftedTokens = inner.proposed
+        r.acceptedDraftTokens = inner.accepted
+        return r
+    }
+}
+
+/// Advances several generations (of one model) by one step together: their rows go through one forward, so
+/// each weight is streamed once for all of them, and each gets exactly the tokens it would get alone.
+public struct BatchDecoder: Sendable {
+    public let decoder: Qwen2Decoder
+
+    public init(decoder: Qwen2Decoder) { self.decoder = decoder }
+
+    public func step(_ streams: [GenerationStream]) {
+        let active = streams.filter { !$0.isFinished }
+        guard !active.isEmpty else { return }
+        DecodeStepper(decoder: decoder).step(active.map(\.inner))
+        for s in active { s.markFinished() }
     }
 }
