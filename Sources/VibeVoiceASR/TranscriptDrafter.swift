@@ -3,132 +3,180 @@ import VibeVoiceModel
 import VibeVoiceText
 
 /// Drafts for a transcript from its own JSON structure, falling back to prompt lookup (`NGramDrafter`) over the
-/// prompt (context, hotwords) and everything written so far:
-/// - the first segment's frame: `<|im_start|>assistant\n[{"Start":`, and the key after each value
-///   (`,"End":`, `,"Speaker":`, `,"Content":"`) until the model has written a segment to learn from;
-/// - after `"Start":`, the previous segment's `End` value (segments usually touch), in the tokens the model
-///   wrote it with;
-/// - after `"Speaker":`, a speaker already seen: the most recent one other than the last segment's
-///   (conversations alternate), or the last one when only one has spoken.
-/// The drafts are verified against the model's own choices, so a wrong guess only costs its rows.
+/// prompt (context, hotwords) and everything written so far.
+///
+/// The model writes `<|im_start|>assistant\n[{"Start":S,"End":E,"Speaker":K,"Content":"…"},{"Start":…`. Outside
+/// the `Content` text almost everything is predictable: the opening frame, the keys (in the spelling and order the
+/// first segment used), a `Start` equal to the previous segment's `End` (segments usually touch; the first
+/// starts at 0), and a speaker already seen (the most recent one other than the last segment's, since
+/// conversations alternate). So the drafter predicts the text up to the next value it cannot know (an `End`, or
+/// the content), checks that what has been written is a prefix of that prediction, and proposes the tokens of
+/// the rest. Inside the content it uses prompt lookup. Drafts are verified against the model's own choices, so
+/// a wrong guess only costs its rows.
 public final class TranscriptDrafter: Drafter {
     private let ngram: NGramDrafter
     private let tokenizer: Tokenizer
-    /// Everything observed, as bytes, with each token's end offset.
-    private var text: [UInt8] = []
-    private var ends: [Int] = []
-    private var ids: [Int] = []
-    private let startFrame: [Int]
-    private let keyAfter: [(value: String, next: [Int])]
-    /// Tokens of the first `observe` call (the context the generation starts after).
+    private var bytes: [UInt8] = []
     private var contextLength: Int?
+    private var ids: [Int] = []
+    private let frame: [Int]
+    /// Key names in the order of the first complete segment (the released model: Start, End, Speaker, Content).
+    private var keys = ["Start", "End", "Speaker", "Content"]
+    private var keysLearned = false
 
-    public init(tokenizer: Tokenizer, ngram: NGramDrafter = NGramDrafter()) {
+    public init(tokenizer: Tokenizer, ngram: NGramDrafter = NGramDrafter(minN: 2, maxN: 5, draftLimits: [2: 1, 3: 3, 4: 5, 5: 7])) {
         self.tokenizer = tokenizer
         self.ngram = ngram
-        startFrame = tokenizer.encode("<|im_start|>assistant\n[{\"Start\":")
-        keyAfter = [("\"Start\":", tokenizer.encode(",\"End\":")), ("\"End\":", tokenizer.encode(",\"Speaker\":")),
-                    ("\"Speaker\":", tokenizer.encode(",\"Content\":\""))]
+        frame = tokenizer.encode("<|im_start|>assistant\n[{\"")
     }
 
     public func observe(_ tokens: [Int]) {
-        if contextLength == nil { contextLength = tokens.count }
         ngram.observe(tokens)
-        for t in tokens {
-            ids.append(t)
-            text += tokenizer.decodeBytes([t])
-            ends.append(text.count)
+        if contextLength == nil {
+            contextLength = tokens.count   // the prompt: not part of the transcript text
+            return
         }
+        ids += tokens
+        bytes += tokenizer.decodeBytes(tokens)
     }
 
     public func propose(limit: Int) -> [Int] {
         guard limit > 0 else { return [] }
-        let tail = text.suffix(64)
-        // The opening frame, right after the prompt.
-        if !text.containsSequence(Array("\"Start\":".utf8)), let start = frameProgress() {
-            return Array(startFrame[start...].prefix(limit))
+        // The opening frame, while the output still follows it.
+        if ids.count < frame.count, Array(frame.prefix(ids.count)) == ids {
+            return Array((Array(frame[ids.count...]) + text(prediction: "")).prefix(limit))
         }
-        if tail.hasSuffix(Array("\"Start\":".utf8)), let end = lastValueTokens(after: "\"End\":") {
-            return Array(end.prefix(limit))
+        guard let segStart = lastSegmentStart() else { return ngram.propose(limit: limit) }
+        let seg = String(decoding: bytes[segStart...], as: UTF8.self)
+        let contentKey = "\"\(keys[keys.count - 1])\":\""
+        if let c = seg.range(of: contentKey) {
+            let content = seg[c.upperBound...]
+            guard let close = Self.closingQuote(content) else { return ngram.propose(limit: limit) }
+            // After the content: close the object and open the next segment.
+            let after = String(content[content.index(after: close)...])
+            learnKeys(String(seg[..<c.lowerBound]) + contentKey)
+            let predicted = "},{\"" + head(written: "", previous: completedSegments(upToAndIncluding: seg))
+            return tokens(continuing: after, of: predicted, limit: limit) ?? ngram.propose(limit: limit)
         }
-        if tail.hasSuffix(Array("\"Speaker\":".utf8)), let speaker = speakerGuess() {
-            return Array(speaker.prefix(limit))
-        }
-        let fromHistory = ngram.propose(limit: limit)
-        if !fromHistory.isEmpty { return fromHistory }
-        // A value just ended with a comma: the next key, until a whole segment has been seen.
-        if tail.last == UInt8(ascii: ","), !text.containsSequence(Array("\"Content\":".utf8)) {
-            for (value, next) in keyAfter where lastKey() == value { return Array(next.dropFirst().prefix(limit)) }
-        }
-        return []
+        let predicted = head(written: seg, previous: completedSegments(upToAndIncluding: nil))
+        return tokens(continuing: seg, of: predicted, limit: limit) ?? ngram.propose(limit: limit)
     }
 
-    /// How many tokens of the opening frame the generated tokens are so far (nil once they depart from it).
-    private func frameProgress() -> Int? {
-        let generated = ids.count - (contextLength ?? ids.count)
-        guard generated < startFrame.count, Array(ids.suffix(generated)) == Array(startFrame.prefix(generated)) else {
+    /// The tokens of `prediction` after `written`, when `written` is a prefix of it and something is left.
+    private func tokens(continuing written: String, of prediction: String, limit: Int) -> [Int]? {
+        guard prediction.hasPrefix(written), prediction.count > written.count else { return nil }
+        let rest = String(prediction.dropFirst(written.count))
+        let t = tokenizer.encodePlainText(rest)
+        return t.isEmpty ? nil : Array(t.prefix(limit))
+    }
+
+    /// The tokens for a segment head prediction from nothing written (used after the opening frame).
+    private func text(prediction written: String) -> [Int] {
+        tokenizer.encodePlainText(head(written: written, previous: completedSegments(upToAndIncluding: nil)))
+    }
+
+    /// The segment head as far as it can be predicted: `Start":S,"End":` and, once the end is written,
+    /// `,"Speaker":K,"Content":"`. Values already written are taken as written.
+    private func head(written: String, previous: [[String: String]]) -> String {
+        let (start, end, speaker) = (keys[0], keys[1], keys[2])
+        var out = "\(start)\":"
+        let startValue = Self.value(of: start, in: written) ?? previous.last?[end] ?? "0"
+        out += startValue + ",\"\(end)\":"
+        guard let endValue = Self.value(of: end, in: written) else { return out + Self.endGuess(start: startValue, written: written, key: end) }
+        out += endValue + ",\"\(speaker)\":"
+        let speakerValue = Self.value(of: speaker, in: written) ?? speakerGuess(previous)
+        guard let speakerValue else { return out }
+        return out + speakerValue + ",\"\(keys[3])\":\""
+    }
+
+    /// The first digits of an unknown `End`: a segment lasts seconds, so the end usually keeps the start's
+    /// leading digits (all but the last of its whole part), then its decimal point once as many whole digits
+    /// as the start's are written.
+    static func endGuess(start: String, written: String, key: String) -> String {
+        let whole = start.split(separator: ".", maxSplits: 1).first.map(String.init) ?? start
+        guard whole.allSatisfy(\.isNumber), !whole.isEmpty else { return "" }
+        let marker = "\"\(key)\":"
+        let sofar = written.range(of: marker).map { String(written[$0.upperBound...]) }
+            ?? (written.hasPrefix(key + "\":") ? String(written.dropFirst(key.count + 2)) : "")
+        if sofar.isEmpty { return String(whole.dropLast()) }
+        if sofar.count >= whole.count, sofar.allSatisfy(\.isNumber) { return sofar + "." }
+        return String(whole.dropLast())
+    }
+
+    /// The complete value of `key` in `text` (digits up to the comma that ends it), if written.
+    static func value(of key: String, in text: String) -> String? {
+        guard let r = text.range(of: "\"\(key)\":") ?? (text.hasPrefix("\(key)\":") ? text.range(of: "\(key)\":") : nil) else {
             return nil
         }
-        return generated
+        let rest = text[r.upperBound...]
+        guard let comma = rest.firstIndex(of: ",") else { return nil }
+        let v = String(rest[..<comma])
+        return v.isEmpty ? nil : v
     }
 
-    /// The tokens of the value after the last `key`, up to the one holding the next comma.
-    private func lastValueTokens(after key: String) -> [Int]? {
-        guard let keyEnd = text.lastRange(of: Array(key.utf8))?.upperBound else { return nil }
-        return value(startingAt: keyEnd)
-    }
-
-    /// Tokens that begin at or after byte `offset`, up to the first one holding a comma (nil when none does).
-    private func value(startingAt offset: Int) -> [Int]? {
-        guard var i = ends.firstIndex(where: { $0 > offset }) else { return nil }
-        if (i == 0 ? 0 : ends[i - 1]) < offset { i += 1 }      // a token straddling the key is not part of the value
-        var out: [Int] = []
-        while i < ids.count {
-            let lo = i == 0 ? 0 : ends[i - 1]
-            if text[lo..<ends[i]].contains(UInt8(ascii: ",")) { return out.isEmpty ? nil : out }
-            out.append(ids[i])
-            i += 1
-        }
-        return nil
-    }
-
-    /// The speaker to guess: the most recent one other than the last segment's, else the last one.
-    private func speakerGuess() -> [Int]? {
-        var speakers: [[Int]] = []
-        let key = Array("\"Speaker\":".utf8)
-        var search = 0
-        while let r = text[search...].firstRange(of: key) {
-            if let v = value(startingAt: r.upperBound) { speakers.append(v) }
-            search = r.upperBound
-        }
-        guard let last = speakers.last else { return nil }
+    /// The most recent speaker other than the last segment's (conversations alternate), else the last one.
+    private func speakerGuess(_ previous: [[String: String]]) -> String? {
+        let speakers = previous.compactMap { $0[keys[2]] }
+        guard let last = speakers.last else { return "0" }
         return speakers.last(where: { $0 != last }) ?? last
     }
 
-    /// The last key written (`"Start":`, `"End":`, `"Speaker":`) before the current value.
-    private func lastKey() -> String? {
-        var best: (String, Int)?
-        for (value, _) in keyAfter {
-            if let r = text.lastRange(of: Array(value.utf8)), best == nil || r.lowerBound > best!.1 { best = (value, r.lowerBound) }
-        }
-        return best?.0
-    }
-}
-
-extension Array where Element == UInt8 {
-    func containsSequence(_ s: [UInt8]) -> Bool { lastRange(of: s) != nil }
-
-    func lastRange(of s: [UInt8]) -> Range<Int>? {
-        guard !s.isEmpty, s.count <= count else { return nil }
-        var i = count - s.count
+    /// Byte offset just after the last `{"` that opens a segment (outside any string).
+    private func lastSegmentStart() -> Int? {
+        var i = bytes.count - 2
         while i >= 0 {
-            if self[i] == s[0] && Array(self[i..<(i + s.count)]) == s { return i..<(i + s.count) }
+            if bytes[i] == UInt8(ascii: "{") && bytes[i + 1] == UInt8(ascii: "\"") && (i == 0 || bytes[i - 1] != UInt8(ascii: "\\")) {
+                return i + 2
+            }
             i -= 1
         }
         return nil
     }
-}
 
-extension ArraySlice where Element == UInt8 {
-    func hasSuffix(_ s: [UInt8]) -> Bool { count >= s.count && Array(suffix(s.count)) == s }
+    /// The index of the quote that closes a JSON string whose text starts at `s` (escapes honoured).
+    static func closingQuote(_ s: Substring) -> String.Index? {
+        var escaped = false
+        var i = s.startIndex
+        while i < s.endIndex {
+            let c = s[i]
+            if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { return i }
+            i = s.index(after: i)
+        }
+        return nil
+    }
+
+    /// Key values of the segments written so far (the last 8), oldest first; `current` is the segment in
+    /// progress when it is complete (its content closed).
+    private func completedSegments(upToAndIncluding current: String?) -> [[String: String]] {
+        let text = String(decoding: bytes.suffix(8192), as: UTF8.self)
+        var out: [[String: String]] = []
+        for piece in text.components(separatedBy: "},{\"").dropLast(current == nil ? 1 : 0).suffix(8) {
+            var entry: [String: String] = [:]
+            for k in keys.dropLast() { if let v = Self.value(of: k, in: piece) { entry[k] = v } }
+            if !entry.isEmpty { out.append(entry) }
+        }
+        return out
+    }
+
+    /// Takes the key spelling and order from the first complete segment head (e.g. `Start time`).
+    private func learnKeys(_ head: String) {
+        guard !keysLearned else { return }
+        keysLearned = true
+        var found: [String] = []
+        var rest = Substring(head)
+        while let open = rest.firstIndex(of: "\"") {
+            let after = rest[rest.index(after: open)...]
+            guard let close = after.firstIndex(of: "\"") else { break }
+            let name = String(after[..<close])
+            let tail = after[after.index(after: close)...]
+            if tail.hasPrefix(":") { found.append(name) }
+            rest = tail
+        }
+        // A head written `Start":…` (the segment's opening quote was in `{"`) has its first key unquoted.
+        if let colon = head.firstIndex(of: "\""), head[head.startIndex..<colon].allSatisfy({ $0 != "\"" && $0 != "," }),
+           !head.hasPrefix("\"") {
+            found.insert(String(head[head.startIndex..<colon]), at: 0)
+        }
+        if found.count == 4 { keys = found }
+    }
 }
