@@ -1,5 +1,6 @@
 import Foundation
 import VibeVoiceASR
+import VibeVoiceHub
 
 /// Turns `--model` into a local checkpoint directory: an existing directory is used as it is;
 /// otherwise `ORG/NAME` is fetched from the Hugging Face Hub into the shared cache (or found there).

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import VibeVoiceASR
+import VibeVoiceHub
 
 /// Collects progress events from the download thread.
 final class ProgressLog: @unchecked Sendable {
