@@ -17,6 +17,8 @@ public struct Transcript: Sendable, Equatable, Codable {
     public var tokens: [Int]?
     /// Number of prompt tokens, when known.
     public var promptTokens: Int?
+    /// The sampling temperature the transcript was generated at, when known (0 = greedy).
+    public var temperature: Double?
 
     public init(segments: [Segment], rawText: String = "", isTruncated: Bool = false, plainText: String? = nil,
                 duration: Double? = nil, tokens: [Int]? = nil, promptTokens: Int? = nil) {
