@@ -28,6 +28,9 @@ public struct TranscriptionOptions: Sendable {
     /// Retries after a loop, each at `recoveryTemperature` and top-p 0.95.
     public var maxLoopRecoveries = 3
     public var recoveryTemperature: Float = 0.3
+    /// Polled between stages, between windows and after every generated token: once it returns true the
+    /// request stops with `TranscriberError.cancelled` (a server uses it for disconnects and timeouts).
+    public var isCancelled: (@Sendable () -> Bool)?
 
     public init(context: String? = nil, maxNewTokens: Int? = nil) {
         self.context = context
@@ -73,12 +76,16 @@ public struct TranscriptionResult: Sendable {
 /// Errors of the pipeline itself (the stages raise their own typed errors).
 public enum TranscriberError: Error, CustomStringConvertible, Sendable {
     case tokenizerNotFound(modelDirectory: String)
+    /// `TranscriptionOptions.isCancelled` said stop.
+    case cancelled
 
     public var description: String {
         switch self {
         case let .tokenizerNotFound(dir):
             return "no tokenizer.json in \(dir); the original microsoft/VibeVoice-ASR checkpoint ships none " +
                 "(it uses the Qwen/Qwen2.5-7B tokenizer): pass --tokenizer PATH to a tokenizer.json or a directory holding one"
+        case .cancelled:
+            return "the transcription was cancelled"
         }
     }
 }
@@ -141,6 +148,7 @@ public final class Transcriber: Sendable {
         var promptTokens = 0
         var rawParts: [String] = []
         for (k, w) in windows.enumerated() {
+            try Self.checkCancelled(options)
             let start = Double(w.lowerBound) / 24000
             onEvent(.window(index: k + 1, count: windows.count, start: start, end: Double(w.upperBound) / 24000))
             let r = try transcribeWindow(Array(raw[w]), options: options, offset: start, onEvent: onEvent)
@@ -157,6 +165,7 @@ public final class Transcriber: Sendable {
         merged.duration = total.audioSeconds
         merged.tokens = tokens
         merged.promptTokens = promptTokens
+        merged.temperature = Double(options.temperature)
         total.transcript = merged
         return total
     }
@@ -196,6 +205,7 @@ public final class Transcriber: Sendable {
         let duration = Double(raw.count) / 24000
         var timings: [TranscriptionStage: Double] = [:]
 
+        try Self.checkCancelled(options)
         onEvent(.stageStarted(.encode))
         var t = Date()
         let features = try model.encodeAudio(samples, noiseSeed: options.acousticNoiseSeed) { p in
@@ -213,6 +223,7 @@ public final class Transcriber: Sendable {
                                            temperature: options.temperature, topP: options.topP,
                                            repetitionPenalty: options.repetitionPenalty, seed: options.seed)
 
+        try Self.checkCancelled(options)
         onEvent(.stageStarted(.prefill))
         t = Date()
         let session = try GenerationSession(model: model, promptIDs: prompt, audio: features,
@@ -222,6 +233,7 @@ public final class Transcriber: Sendable {
         timings[.prefill] = session.prefillSeconds
         onEvent(.stageFinished(.prefill, seconds: session.prefillSeconds))
 
+        try Self.checkCancelled(options)
         onEvent(.stageStarted(.decode))
         let tokenizer = self.tokenizer
         let detector = RepetitionDetector()
@@ -239,6 +251,7 @@ public final class Transcriber: Sendable {
             var count = prefix.count
             genOptions.maxNewTokens = max(1, budget - prefix.count)
             result = session.generate(prefix: prefix, options: genOptions) { id in
+                if options.isCancelled?() == true { return false }
                 count += 1
                 onEvent(.token(id: id, generated: count, budget: budget))
                 // Only the tail matters to the loop detector; keep it short.
@@ -254,6 +267,7 @@ public final class Transcriber: Sendable {
                 return true
             }
             decodeSeconds += result.decodeSeconds
+            try Self.checkCancelled(options)
             generated = prefix + result.tokens
             guard looped else { break }
             // Cut back to the last complete segment and resume, sampling gently.
@@ -276,10 +290,15 @@ public final class Transcriber: Sendable {
         transcript.duration = duration
         transcript.tokens = generated
         transcript.promptTokens = prompt.count
+        transcript.temperature = Double(options.temperature)
         var out = TranscriptionResult(transcript: transcript, audioSeconds: duration,
                                       stopReason: result.stopReason, timings: timings)
         out.loopRecoveries = recoveries
         return out
+    }
+
+    static func checkCancelled(_ options: TranscriptionOptions) throws {
+        if options.isCancelled?() == true { throw TranscriberError.cancelled }
     }
 
     /// The decoded text without the `assistant` header the model writes first.
