@@ -12,6 +12,7 @@ struct VibeVoiceASRCommand: ParsableCommand {
             PromptCommand.self,
             TokenizeCommand.self,
             BenchCommand.self,
+            ServeCommand.self,
         ],
         defaultSubcommand: nil
     )
