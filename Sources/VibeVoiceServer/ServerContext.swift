@@ -74,8 +74,8 @@ struct RequestGate: RouterMiddleware {
             } catch is CancellationError {
                 context.stats.outcome = "client_gone"
                 response = APIError(status: .init(code: 499, reasonPhrase: "Client Closed Request"),
-                                    message: "the request was cancelled", type: "invalid_request_error",
-                                    code: "cancelled").response
+                                    message: "the client closed its side of the connection before the response (upload cut short, or client gone)",
+                                    type: "invalid_request_error", code: "client_closed").response
             } catch let e as HTTPError where e.status == .notFound {
                 response = APIError.notFound(request.uri.path).response
             } catch let e as HTTPError {
