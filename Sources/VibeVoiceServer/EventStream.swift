@@ -77,7 +77,7 @@ struct EventStream: Sendable {
             try await writer.finish(nil)
         } catch {
             // The client went away mid-stream: stop its job at once.
-            context.stats.outcome = "client_gone"
+            context.stats.outcome.value = "client_gone"
             work.cancel()
         }
         _ = await work.value

@@ -74,7 +74,7 @@ public final class SerialWorker: TranscriptionScheduler, @unchecked Sendable {
 
     public var load: SchedulerLoad {
         condition.withLock {
-            SchedulerLoad(waiting: reserved.count, running: running == nil ? 0 : 1, capacity: 1 + maxQueue)
+            SchedulerLoad(waiting: reserved.count, queued: queue.count, running: running == nil ? 0 : 1, capacity: 1 + maxQueue)
         }
     }
 

@@ -3,26 +3,12 @@ import Hummingbird
 import Logging
 
 /// What the request log and metrics need to know about one request, filled in as it is handled.
-final class RequestStats: @unchecked Sendable {
-    private let lock = NSLock()
-    private var _audioSeconds: Double?
-    private var _outcome: String?
-    private var _deferred = false
-
-    var audioSeconds: Double? {
-        get { lock.withLock { _audioSeconds } }
-        set { lock.withLock { _audioSeconds = newValue } }
-    }
+final class RequestStats: Sendable {
+    let audioSeconds = Locked<Double?>(nil)
     /// Set when the client left or the request was cut short (logged as `outcome`).
-    var outcome: String? {
-        get { lock.withLock { _outcome } }
-        set { lock.withLock { _outcome = newValue } }
-    }
+    let outcome = Locked<String?>(nil)
     /// A streamed response logs itself when its last byte is written.
-    var deferred: Bool {
-        get { lock.withLock { _deferred } }
-        set { lock.withLock { _deferred = newValue } }
-    }
+    let deferred = Locked(false)
 }
 
 struct ServerContext: RequestContext {
@@ -38,14 +24,10 @@ struct ServerContext: RequestContext {
 }
 
 enum RequestCounter {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var value = 0
+    private static let count = Locked(0)
 
     static func next() -> String {
-        lock.withLock {
-            value += 1
-            return "req_\(value)"
-        }
+        "req_\(count.update { n -> Int in n += 1; return n })"
     }
 }
 
@@ -72,7 +54,7 @@ struct RequestGate: RouterMiddleware {
             } catch let e as APIError {
                 response = e.response
             } catch is CancellationError {
-                context.stats.outcome = "client_gone"
+                context.stats.outcome.value = "client_gone"
                 response = APIError(status: .init(code: 499, reasonPhrase: "Client Closed Request"),
                                     message: "the client closed its side of the connection before the response (upload cut short, or client gone)",
                                     type: "invalid_request_error", code: "client_closed").response
@@ -86,7 +68,7 @@ struct RequestGate: RouterMiddleware {
             }
         }
         response.headers[.init("x-request-id")!] = context.requestID
-        if !context.stats.deferred {
+        if !context.stats.deferred.value {
             Self.finish(request: request, context: context, status: response.status.code, metrics: metrics, logger: logger)
         }
         return response
@@ -103,8 +85,8 @@ struct RequestGate: RouterMiddleware {
             "id": "\(context.requestID)", "method": "\(request.method)", "path": "\(path)", "status": "\(status)",
             "latency_ms": "\(Int((seconds * 1000).rounded()))",
         ]
-        if let a = context.stats.audioSeconds { meta["audio_seconds"] = "\(String(format: "%.2f", a))" }
-        if let o = context.stats.outcome { meta["outcome"] = "\(o)" }
+        if let a = context.stats.audioSeconds.value { meta["audio_seconds"] = "\(String(format: "%.2f", a))" }
+        if let o = context.stats.outcome.value { meta["outcome"] = "\(o)" }
         logger.info("request", metadata: meta)
     }
 

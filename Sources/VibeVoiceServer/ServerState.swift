@@ -87,3 +87,21 @@ func withDeadline<T: Sendable>(_ deadline: ContinuousClock.Instant,
         return value
     }
 }
+
+/// A value behind a lock.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+
+    init(_ value: Value) { stored = value }
+
+    var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+
+    /// Reads and changes the value in one step.
+    func update<T>(_ body: (inout Value) -> T) -> T {
+        lock.withLock { body(&stored) }
+    }
+}

@@ -41,7 +41,7 @@ struct TranscriptionRoute: Sendable {
                     try await MultipartUpload.read(body, boundary: boundary, maxBytes: maxBytes)
                 }
             } catch is DeadlineExceeded {
-                context.stats.outcome = "upload_timeout"
+                context.stats.outcome.value = "upload_timeout"
                 throw APIError.uploadTimeout(seconds: configuration.requestTimeout)
             } catch let f as MultipartUpload.Failure {
                 throw Self.apiError(f)
@@ -56,14 +56,14 @@ struct TranscriptionRoute: Sendable {
                 throw APIError.badRequest("the uploaded file is empty (0 bytes)", code: "empty_file", param: "file")
             }
             let signal = try await decode(file, name: upload.filename ?? "upload")
-            context.stats.audioSeconds = Double(signal.samples.count) / Double(AudioSignal.sampleRate)
+            context.stats.audioSeconds.value = Double(signal.samples.count) / Double(AudioSignal.sampleRate)
 
             var options = TranscriptionOptions(context: params.prompt, maxNewTokens: configuration.maxNewTokens)
             options.temperature = params.temperature
             let run = JobRun(scheduler: scheduler, place: place, samples: signal.samples, options: options,
                              deadline: deadline, timeout: configuration.requestTimeout, metrics: metrics)
             if params.stream {
-                context.stats.deferred = true
+                context.stats.deferred.value = true
                 return EventStream(run: run, params: params, request: request, context: context,
                                    metrics: metrics, logger: logger).response()
             }
@@ -143,10 +143,10 @@ struct JobRun: Sendable {
                                         promptTokens: result.transcript.promptTokens ?? 0)
             return result
         } catch is DeadlineExceeded {
-            context.stats.outcome = "timeout"
+            context.stats.outcome.value = "timeout"
             throw APIError.timeout(seconds: timeout)
         } catch TranscriberError.cancelled {
-            context.stats.outcome = "client_gone"
+            context.stats.outcome.value = "client_gone"
             throw APIError(status: .init(code: 499, reasonPhrase: "Client Closed Request"),
                            message: "the request was cancelled", type: "invalid_request_error", code: "cancelled")
         } catch ModelRunError.emptyAudio {

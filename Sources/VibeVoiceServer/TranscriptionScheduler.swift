@@ -27,6 +27,8 @@ public protocol TranscriptionScheduler: AnyObject, Sendable {
 public struct SchedulerLoad: Sendable, Equatable {
     /// Places reserved but not yet running (reading uploads, decoding audio, waiting in the queue).
     public var waiting: Int
+    /// Of those, jobs submitted and waiting for the model.
+    public var queued: Int
     /// Jobs on the model now.
     public var running: Int
     /// All places: running slots plus the queue.

@@ -131,17 +131,16 @@ public final class TranscriptionServer: Sendable {
 }
 
 /// The parts of a running server that `shutdown()` and `boundPort` reach.
-final class RunningGroup: @unchecked Sendable {
-    private let lock = NSLock()
-    private var _group: ServiceGroup?
-    private var _port: Int?
+final class RunningGroup: Sendable {
+    private let _group = Locked<ServiceGroup?>(nil)
+    private let _port = Locked<Int?>(nil)
 
     var group: ServiceGroup? {
-        get { lock.withLock { _group } }
-        set { lock.withLock { _group = newValue } }
+        get { _group.value }
+        set { _group.value = newValue }
     }
     var port: Int? {
-        get { lock.withLock { _port } }
-        set { lock.withLock { _port = newValue } }
+        get { _port.value }
+        set { _port.value = newValue }
     }
 }

@@ -47,12 +47,13 @@ final class ServeCommandTests: XCTestCase {
         // "listening on http://127.0.0.1:PORT"
         var log = ""
         let end = Date().addingTimeInterval(30)
-        while !log.contains("listening on"), Date() < end {
+        func ourLine() -> Substring? { log.split(separator: "\n").first { $0.hasPrefix("listening on http://") } }
+        while ourLine() == nil, Date() < end {
             let chunk = err.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             log += String(decoding: chunk, as: UTF8.self)
         }
-        let line = try XCTUnwrap(log.split(separator: "\n").first { $0.hasPrefix("listening on") }, log)
+        let line = try XCTUnwrap(ourLine(), log)
         let port = try XCTUnwrap(Int(line.split(separator: ":").last ?? ""), log)
 
         XCTAssertTrue(eventually(timeout: 30) { (try? RawHTTP.request(port: port, path: "/health").status) == 200 })

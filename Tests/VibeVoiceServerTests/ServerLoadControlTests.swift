@@ -53,7 +53,7 @@ final class ServerLoadControlTests: XCTestCase {
         XCTAssertEqual(r.errorCode, "timeout")
         XCTAssertLessThan(Date().timeIntervalSince(t0), 3)
         XCTAssertTrue(eventually { engine.counts().cancelled == 1 }, "the running job saw the cancellation")
-        XCTAssertTrue(eventually { h.scheduler?.load == SchedulerLoad(waiting: 0, running: 0, capacity: 1) })
+        XCTAssertTrue(eventually { h.scheduler?.load == SchedulerLoad(waiting: 0, queued: 0, running: 0, capacity: 1) })
         engine.script = .segments([])
         XCTAssertEqual(try post(h.port).status, 200, "the one place is free again")
         await h.stop()
@@ -66,7 +66,7 @@ final class ServerLoadControlTests: XCTestCase {
         var running: RawHTTP? = try start(h.port)
         XCTAssertTrue(engine.waitForStarts(1))
         var queued: RawHTTP? = try start(h.port)
-        XCTAssertTrue(eventually { h.scheduler?.load.waiting == 1 })
+        XCTAssertTrue(eventually { h.scheduler?.load.queued == 1 }, "the second job is in the queue, behind the first")
         queued = nil           // closes the socket: the queued job is dropped and never runs
         XCTAssertTrue(eventually { h.scheduler?.load.waiting == 0 }, "the queued place is freed at once")
         running = nil          // the running job is cancelled at its next poll
@@ -185,7 +185,7 @@ final class SerialWorkerTests: XCTestCase {
         worker.submit(jobB, in: b)
         worker.cancel(jobB)
         jobB.complete(.failure(TranscriberErrorProbe.cancelled))
-        XCTAssertEqual(worker.load, SchedulerLoad(waiting: 0, running: 1, capacity: 2))
+        XCTAssertEqual(worker.load, SchedulerLoad(waiting: 0, queued: 0, running: 1, capacity: 2))
         XCTAssertNotNil(worker.reserve(), "the cancelled job's place is free at once")
         engine.release()
         XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
