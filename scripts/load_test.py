@@ -24,6 +24,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def request_bytes(host, port, audio, key):
+    """The request head and body, apart: the client sends the body only while no answer has come."""
     boundary = uuid.uuid4().hex
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"response_format\"\r\n\r\njson\r\n"
             f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
@@ -32,20 +33,30 @@ def request_bytes(host, port, audio, key):
             f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n")
     if key:
         head += f"Authorization: Bearer {key}\r\n"
-    return head.encode() + b"\r\n" + body
+    return head.encode() + b"\r\n", body
 
 
 async def one(host, port, payload, timeout):
+    """One request; the latency is the time until the response's status line arrives (a refusal can
+    come before the upload is finished, and then the rest of the upload is not sent)."""
+    head, body = payload
     t0 = time.monotonic()
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-        writer.write(payload)
-        await writer.drain()
-        data = await asyncio.wait_for(reader.read(), timeout)
+        answer = asyncio.ensure_future(reader.readuntil(b"\r\n"))
+        writer.write(head)
+        for i in range(0, len(body), 65536):
+            if answer.done():
+                break
+            writer.write(body[i:i + 65536])
+            await writer.drain()
+        status_line = await asyncio.wait_for(answer, timeout)
+        latency = time.monotonic() - t0
+        await asyncio.wait_for(reader.read(), timeout)
         writer.close()
-        status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else -1
-        return status, time.monotonic() - t0
-    except (asyncio.TimeoutError, ConnectionError, OSError) as e:
+        status = int(status_line.split(b" ", 2)[1]) if status_line.startswith(b"HTTP/1.1 ") else -1
+        return status, latency
+    except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError) as e:
         return type(e).__name__, time.monotonic() - t0
 
 
@@ -75,7 +86,7 @@ async def main():
     clients = max(1, round(args.factor * capacity))
     payload = request_bytes(args.host, args.port, pathlib.Path(args.audio).read_bytes(), args.api_key)
     print(f"capacity {capacity} (1 running + {capacity - 1} queued), {clients} clients for {args.duration:.0f} s, "
-          f"upload {len(payload)} bytes")
+          f"upload {len(payload[0]) + len(payload[1])} bytes")
 
     results = []
     samples = []
