@@ -36,6 +36,9 @@ public struct TranscriptionOptions: Sendable {
     /// Drop the encoders' memory-mapped weight pages once the audio is encoded (lower peak memory while
     /// decoding; the next input faults them back in).
     public var releaseEncoderWeights = true
+    /// Polled between stages, between windows and after every generated token: once it returns true the
+    /// request stops with `TranscriberError.cancelled` (a server uses it for disconnects and timeouts).
+    public var isCancelled: (@Sendable () -> Bool)?
 
     public init(context: String? = nil, maxNewTokens: Int? = nil) {
         self.context = context
@@ -81,12 +84,16 @@ public struct TranscriptionResult: Sendable {
 /// Errors of the pipeline itself (the stages raise their own typed errors).
 public enum TranscriberError: Error, CustomStringConvertible, Sendable {
     case tokenizerNotFound(modelDirectory: String)
+    /// `TranscriptionOptions.isCancelled` said stop.
+    case cancelled
 
     public var description: String {
         switch self {
         case let .tokenizerNotFound(dir):
             return "no tokenizer.json in \(dir); the original microsoft/VibeVoice-ASR checkpoint ships none " +
                 "(it uses the Qwen/Qwen2.5-7B tokenizer): pass --tokenizer PATH to a tokenizer.json or a directory holding one"
+        case .cancelled:
+            return "the transcription was cancelled"
         }
     }
 }
@@ -151,6 +158,7 @@ public final class Transcriber: Sendable {
         var promptTokens = 0
         var rawParts: [String] = []
         for (k, w) in windows.enumerated() {
+            try Self.checkCancelled(options)
             let start = Double(w.lowerBound) / 24000
             onEvent(.window(index: k + 1, count: windows.count, start: start, end: Double(w.upperBound) / 24000))
             let r = try transcribeWindow(Array(raw[w]), options: options, offset: start, onEvent: onEvent)
@@ -169,6 +177,7 @@ public final class Transcriber: Sendable {
         merged.tokens = tokens
         merged.tokenLogprobs = logprobs
         merged.promptTokens = promptTokens
+        merged.temperature = Double(options.temperature)
         total.transcript = merged
         return total
     }
@@ -208,6 +217,7 @@ public final class Transcriber: Sendable {
         let duration = Double(raw.count) / 24000
         var timings: [TranscriptionStage: Double] = [:]
 
+        try Self.checkCancelled(options)
         onEvent(.stageStarted(.encode))
         var t = Date()
         let features = try model.encodeAudio(samples, noiseSeed: options.acousticNoiseSeed) { p in
@@ -232,6 +242,7 @@ public final class Transcriber: Sendable {
                                            temperature: options.temperature, topP: options.topP,
                                            repetitionPenalty: options.repetitionPenalty, seed: options.seed)
 
+        try Self.checkCancelled(options)
         onEvent(.stageStarted(.prefill))
         t = Date()
         let session = try GenerationSession(model: model, promptIDs: prompt, audio: features,
@@ -241,6 +252,7 @@ public final class Transcriber: Sendable {
         timings[.prefill] = session.prefillSeconds
         onEvent(.stageFinished(.prefill, seconds: session.prefillSeconds))
 
+        try Self.checkCancelled(options)
         onEvent(.stageStarted(.decode))
         let tokenizer = self.tokenizer
         let detector = RepetitionDetector()
@@ -258,6 +270,7 @@ public final class Transcriber: Sendable {
             var count = prefix.count
             genOptions.maxNewTokens = max(1, budget - prefix.count)
             result = session.generate(prefix: prefix, options: genOptions) { id in
+                if options.isCancelled?() == true { return false }
                 count += 1
                 onEvent(.token(id: id, generated: count, budget: budget))
                 // Only the tail matters to the loop detector; keep it short.
@@ -273,6 +286,7 @@ public final class Transcriber: Sendable {
                 return true
             }
             decodeSeconds += result.decodeSeconds
+            try Self.checkCancelled(options)
             generated = prefix + result.tokens
             guard looped else { break }
             // Cut back to the last complete segment and resume, sampling gently.
@@ -294,19 +308,29 @@ public final class Transcriber: Sendable {
         // avg_logprob of each segment, from the final attempt's tokens (a resumed prefix is teacher-forced,
         // so its tokens have their log-probabilities too).
         let logProbs = result.prefixLogProbs + result.logProbs
-        if let averages = SegmentLogProbs.averages(tokens: generated, logProbs: logProbs, tokenizer: tokenizer),
-           averages.count == transcript.segments.count {
-            for i in averages.indices { transcript.segments[i].avgLogprob = averages[i] }
+        if let owners = SegmentLogProbs.owners(tokens: generated, tokenizer: tokenizer),
+           owners.count == transcript.segments.count {
+            for (i, idx) in owners.enumerated() where !idx.isEmpty {
+                transcript.segments[i].tokens = idx.map { generated[$0] }
+                if logProbs.count == generated.count {
+                    transcript.segments[i].avgLogprob = idx.reduce(0) { $0 + logProbs[$1] } / Double(idx.count)
+                }
+            }
         }
         transcript.segments = transcript.segments.map { $0.shifted(by: offset) }
         transcript.duration = duration
         transcript.tokens = generated
         transcript.tokenLogprobs = logProbs.count == generated.count ? logProbs : nil
         transcript.promptTokens = prompt.count
+        transcript.temperature = Double(options.temperature)
         var out = TranscriptionResult(transcript: transcript, audioSeconds: duration,
                                       stopReason: result.stopReason, timings: timings)
         out.loopRecoveries = recoveries
         return out
+    }
+
+    static func checkCancelled(_ options: TranscriptionOptions) throws {
+        if options.isCancelled?() == true { throw TranscriberError.cancelled }
     }
 
     /// The decoded text without the `assistant` header the model writes first.
@@ -323,6 +347,6 @@ extension Segment {
     /// The same segment `offset` seconds later.
     public func shifted(by offset: Double) -> Segment {
         offset == 0 ? self : Segment(start: start + offset, end: end + offset, speaker: speaker, text: text,
-                                     avgLogprob: avgLogprob)
+                                     avgLogprob: avgLogprob, tokens: tokens)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VibeVoiceASR
+import VibeVoiceHub
 
 /// Maps library errors to the documented exit codes and a one-line message:
 /// 1 input or usage error; 2 model, tokenizer or download error; 3 internal failure.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VibeVoiceASR
 import VibeVoiceCompute
+import VibeVoiceHub
 
 /// Turns `--model` into a local checkpoint directory: an existing directory is used as it is;
 /// otherwise `ORG/NAME` is fetched from the Hugging Face Hub into the shared cache (or found there).

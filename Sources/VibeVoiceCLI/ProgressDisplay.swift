@@ -1,5 +1,6 @@
 import Foundation
 import VibeVoiceASR
+import VibeVoiceHub
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -10,8 +10,8 @@ struct TranscribeCommand: ParsableCommand {
         abstract: "Transcribe audio files: who spoke when, and what they said.",
         discussion: """
         With one input and no --output-dir the transcript goes to standard output. With --output-dir, one \
-        file per input and format is written there (NAME.json, NAME.verbose.json, NAME.txt, NAME.srt, \
-        NAME.vtt, NAME.rttm), each whole or not at all; an input is never overwritten.
+        file per input and format is written there (NAME.json, NAME.verbose.json, NAME.diarized.json, NAME.txt, \
+        NAME.srt, NAME.vtt, NAME.rttm), each whole or not at all; an input is never overwritten.
         """
     )
 
@@ -22,7 +22,7 @@ struct TranscribeCommand: ParsableCommand {
     @OptionGroup var source: ModelOptions
 
     @Option(name: .shortAndLong,
-            help: ArgumentHelp("Output format: json, verbose_json, text, srt, vtt, rttm. May repeat with --output-dir.",
+            help: ArgumentHelp("Output format: json, verbose_json, diarized_json, text, srt, vtt, rttm. May repeat with --output-dir.",
                                valueName: "format"))
     var format: [String] = []
 
@@ -211,7 +211,12 @@ struct TranscribeCommand: ParsableCommand {
         let fileID = url.deletingPathExtension().lastPathComponent
         if let outputDir {
             for format in formats {
-                let name = format == .verboseJSON ? "\(fileID).verbose.json" : "\(fileID).\(format.fileExtension)"
+                let name: String
+                switch format {
+                case .verboseJSON: name = "\(fileID).verbose.json"
+                case .diarizedJSON: name = "\(fileID).diarized.json"
+                default: name = "\(fileID).\(format.fileExtension)"
+                }
                 let path = URL(fileURLWithPath: outputDir).appendingPathComponent(name).path
                 try OutputFile.checkNotInput(path, inputs: inputs)
                 let rendered = TranscriptRenderer.render(transcript, as: format, fileID: fileID)

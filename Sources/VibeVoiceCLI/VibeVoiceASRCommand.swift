@@ -16,6 +16,7 @@ struct VibeVoiceASRCommand: ParsableCommand {
             BenchCommand.self,
             QuantizeCommand.self,
             FidelityCommand.self,
+            ServeCommand.self,
         ],
         defaultSubcommand: nil
     )

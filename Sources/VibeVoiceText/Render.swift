@@ -2,9 +2,12 @@
 public enum OutputFormat: String, CaseIterable, Sendable, Codable {
     /// `[{"start":0.0,"end":5.86,"speaker":0,"text":"..."}, ...]`, one segment per line.
     case json
-    /// OpenAI-style object: `text`, `duration`, `truncated`, `segments` (with `id`, and `avg_logprob` when
-    /// known), `tokens`, `prompt_tokens`.
+    /// OpenAI's `verbose_json` (`task`, `language`, `duration`, `text`, `segments` with Whisper's fields and our
+    /// `speaker`, `usage`), plus `truncated`, `tokens` and `prompt_tokens`.
     case verboseJSON = "verbose_json"
+    /// OpenAI's `diarized_json`: `task`, `duration`, `text`, `segments` of `transcript.text.segment` objects with
+    /// speakers labelled `A`, `B`, ..., `usage`.
+    case diarizedJSON = "diarized_json"
     /// Transcription only: the segments' texts joined by one space.
     case text
     /// SubRip subtitles, speaker as a `[Speaker N]` prefix.
@@ -17,7 +20,7 @@ public enum OutputFormat: String, CaseIterable, Sendable, Codable {
     /// The usual file name extension for the format.
     public var fileExtension: String {
         switch self {
-        case .json, .verboseJSON: return "json"
+        case .json, .verboseJSON, .diarizedJSON: return "json"
         case .text: return "txt"
         case .srt: return "srt"
         case .vtt: return "vtt"
@@ -67,7 +70,8 @@ public enum TranscriptRenderer {
     public static func render(_ t: Transcript, as format: OutputFormat, fileID: String = "audio") -> String {
         switch format {
         case .json: return json(t)
-        case .verboseJSON: return verboseJSON(t)
+        case .verboseJSON: return RenderOpenAI.verbose(t)
+        case .diarizedJSON: return RenderOpenAI.diarized(t)
         case .text: return text(t)
         case .srt: return srt(t)
         case .vtt: return vtt(t)
@@ -77,6 +81,18 @@ public enum TranscriptRenderer {
 
     // MARK: json
 
+    /// The `json` response of the HTTP API (OpenAI's `Transcription`): `{"text": ..., "usage": {...}}`.
+    /// The CLI's `json` format stays the segment list.
+    public static func openAIJSON(_ t: Transcript) -> String { RenderOpenAI.json(t) }
+
+    /// `s` as a JSON string literal (quotes, backslashes and control characters escaped; the rest raw).
+    public static func jsonStringLiteral(_ s: String) -> String { RenderJSON.string(s) }
+
+    /// One `transcript.text.segment` object, as in `diarized_json` and its streaming event.
+    public static func diarizedSegmentJSON(_ s: Segment, index: Int) -> String {
+        RenderOpenAI.diarizedSegment(s, index: index)
+    }
+
     static func json(_ t: Transcript) -> String {
         guard !t.segments.isEmpty else { return "[]\n" }
         let lines = t.segments.map {
@@ -84,29 +100,6 @@ public enum TranscriptRenderer {
                 + "\"speaker\": \(RenderJSON.int($0.speaker)), \"text\": \(RenderJSON.string($0.text))}"
         }
         return "[\n" + lines.joined(separator: ",\n") + "\n]\n"
-    }
-
-    static func verboseJSON(_ t: Transcript) -> String {
-        var out = "{\n"
-        out += "  \"text\": \(RenderJSON.string(t.text)),\n"
-        if let d = t.duration { out += "  \"duration\": \(RenderJSON.seconds(d)),\n" }
-        out += "  \"truncated\": \(t.isTruncated),\n"
-        if t.segments.isEmpty {
-            out += "  \"segments\": []"
-        } else {
-            let lines = t.segments.enumerated().map { i, s in
-                "    {\"id\": \(i), \"start\": \(RenderJSON.seconds(s.start)), \"end\": \(RenderJSON.seconds(s.end)), "
-                    + "\"speaker\": \(RenderJSON.int(s.speaker)), \"text\": \(RenderJSON.string(s.text))"
-                    + (s.avgLogprob.map { ", \"avg_logprob\": \(RenderJSON.number($0))" } ?? "") + "}"
-            }
-            out += "  \"segments\": [\n" + lines.joined(separator: ",\n") + "\n  ]"
-        }
-        if let tokens = t.tokens {
-            out += ",\n  \"tokens\": [" + tokens.map(String.init).joined(separator: ", ") + "]"
-        }
-        if let p = t.promptTokens { out += ",\n  \"prompt_tokens\": \(p)" }
-        out += "\n}\n"
-        return out
     }
 
     // MARK: text

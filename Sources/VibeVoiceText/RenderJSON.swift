@@ -40,6 +40,13 @@ public enum RenderJSON {
         x.isFinite ? "\(x)" : "null"
     }
 
+    /// A plain number rounded to six decimals (`0.3`, not `0.30000001192092896`); not-finite is `null`.
+    static func decimal(_ x: Double) -> String {
+        guard x.isFinite else { return "null" }
+        let r = (x * 1e6).rounded() / 1e6
+        return r == 0 ? "0.0" : "\(r)"
+    }
+
     public static func int(_ x: Int?) -> String {
         x.map { String($0) } ?? "null"
     }

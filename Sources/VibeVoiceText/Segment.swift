@@ -14,12 +14,15 @@ public struct Segment: Sendable, Equatable, Hashable, Codable {
     /// The mean log-probability of the segment's generated tokens (OpenAI's `avg_logprob`), when the
     /// segment came from a model run; see `SegmentLogProbs` for which tokens belong to a segment.
     public var avgLogprob: Double?
+    /// The generated token ids the segment owns (OpenAI's per-segment `tokens`), when it came from a model run.
+    public var tokens: [Int]?
 
-    public init(start: Double, end: Double, speaker: Int?, text: String, avgLogprob: Double? = nil) {
+    public init(start: Double, end: Double, speaker: Int?, text: String, avgLogprob: Double? = nil, tokens: [Int]? = nil) {
         self.start = start
         self.end = end
         self.speaker = speaker
         self.text = text
         self.avgLogprob = avgLogprob
+        self.tokens = tokens
     }
 }

@@ -181,6 +181,13 @@ enum SegmentDecoding {
     }
 
     /// A speaker number from `0`, `1.0`, `"1"`, `"Speaker 1"`, `"SPEAKER_01"`; `nil` for `null` or anything else.
+    /// OpenAI's diarized speaker labels read back: `A` is 0, `Z` 25, `AA` 26 (at most three letters).
+    static func letterLabel(_ s: String) -> Int? {
+        let scalars = s.unicodeScalars
+        guard (1...3).contains(scalars.count), scalars.allSatisfy({ ("A"..."Z").contains($0) }) else { return nil }
+        return scalars.reduce(0) { $0 * 26 + Int($1.value - 64) } - 1
+    }
+
     static func speakerNumber(_ v: TranscriptJSONValue) -> Int? {
         switch v {
         case .number(let d, _):
@@ -189,6 +196,7 @@ enum SegmentDecoding {
         case .string(let raw):
             let s = TranscriptText.trimmed(raw)
             if let n = Int(s) { return n }
+            if let n = letterLabel(s) { return n }
             let digits = s.reversed().prefix(while: { $0.isASCII && $0.isNumber })
             guard !digits.isEmpty, digits.count < 16 else { return nil }
             return Int(String(digits.reversed()))

@@ -11,7 +11,13 @@ public enum SegmentLogProbs {
     /// or `nil` when a segment owns no token. `logProbs[i]` belongs to `tokens[i]`. Returns `nil` when the
     /// decoded bytes do not line up with the text (invalid UTF-8 repaired on decoding).
     public static func averages(tokens: [Int], logProbs: [Double], tokenizer: Tokenizer) -> [Double?]? {
-        guard tokens.count == logProbs.count else { return nil }
+        guard tokens.count == logProbs.count, let owned = owners(tokens: tokens, tokenizer: tokenizer) else { return nil }
+        return owned.map { idx in idx.isEmpty ? nil : idx.reduce(0) { $0 + logProbs[$1] } / Double(idx.count) }
+    }
+
+    /// For each segment of the decoded `tokens`, the indices (into `tokens`) of the tokens it owns (rule above),
+    /// or `nil` when the decoded bytes do not line up with the text.
+    public static func owners(tokens: [Int], tokenizer: Tokenizer) -> [[Int]]? {
         var starts: [Int] = []
         var lengths: [Int] = []
         var bytes: [UInt8] = []
@@ -24,18 +30,14 @@ public enum SegmentLogProbs {
         let text = String(decoding: bytes, as: UTF8.self)
         guard Array(text.utf8) == bytes else { return nil }
         let ranges = TranscriptParser.segmentByteRanges(text)
-        var sums = [Double](repeating: 0, count: ranges.count)
-        var counts = [Int](repeating: 0, count: ranges.count)
+        var owned = [[Int]](repeating: [], count: ranges.count)
         var k = 0
         for i in tokens.indices where lengths[i] > 0 {
             let first = starts[i]
             while k < ranges.count, ranges[k].upperBound <= first { k += 1 }
             guard k < ranges.count else { break }
-            if ranges[k].contains(first) {
-                sums[k] += logProbs[i]
-                counts[k] += 1
-            }
+            if ranges[k].contains(first) { owned[k].append(i) }
         }
-        return zip(sums, counts).map { $1 > 0 ? $0 / Double($1) : nil }
+        return owned
     }
 }

@@ -19,6 +19,8 @@ public struct Transcript: Sendable, Equatable, Codable {
     public var promptTokens: Int?
     /// `log p` of each of `tokens` under the model (log-softmax of its raw logits), when known.
     public var tokenLogprobs: [Double]?
+    /// The sampling temperature the transcript was generated at, when known (0 = greedy).
+    public var temperature: Double?
 
     public init(segments: [Segment], rawText: String = "", isTruncated: Bool = false, plainText: String? = nil,
                 duration: Double? = nil, tokens: [Int]? = nil, promptTokens: Int? = nil) {

@@ -24,9 +24,19 @@ public enum TranscriptReader {
     private static func verbose(_ object: TranscriptJSONValue, elements: [TranscriptJSONValue],
                                 rawText: String) -> Transcript {
         var segments: [Segment] = []
+        // Per-segment ids are ours only beside our top-level `tokens` (another tool's are another vocabulary's).
+        var ours = false
+        if case .array? = object["tokens"] { ours = true }
         for e in elements {
             if var s = SegmentDecoding.segment(from: e, previousEnd: segments.last?.end) {
-                if case .number(let lp, _)? = e["avg_logprob"], lp.isFinite { s.avgLogprob = lp }
+                // Per-segment `tokens` mark a model run's values; without them `avg_logprob` is a placeholder
+                // (OpenAI's shape needs a number), unless the file has no per-segment `tokens` key at all.
+                var ids: [Int]?
+                if case .array(let items)? = e["tokens"] {
+                    ids = items.compactMap { if case .number(let v, _) = $0, v == v.rounded(), abs(v) < 1e9 { return Int(v) } else { return nil } }
+                }
+                if ours, let ids, !ids.isEmpty { s.tokens = ids }
+                if case .number(let lp, _)? = e["avg_logprob"], lp.isFinite, ids == nil || !(ids!.isEmpty) { s.avgLogprob = lp }
                 segments.append(s)
             }
         }

@@ -103,6 +103,21 @@ final class ConvertCLITests: XCTestCase {
         // json → json is stable too.
         let json = try CLIRunner.run(["convert", fixture("meeting.json").path, "--to", "json"])
         XCTAssertEqual(json.stdout, try String(contentsOf: fixture("meeting.json"), encoding: .utf8))
+        // diarized_json, and back: speakers A and B are speakers 0 and 1 again.
+        let dir = try CLIRunner.makeTempDir(self)
+        let diarizedPath = dir.appendingPathComponent("meeting.diarized.json").path
+        let diarized = try CLIRunner.run(["convert", fixture("meeting_verbose.json").path, "--to", "diarized_json",
+                                          "--output", diarizedPath])
+        XCTAssertEqual(diarized.status, 0, diarized.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: diarizedPath))) as? [String: Any]
+        let segments = object?["segments"] as? [[String: Any]] ?? []
+        XCTAssertEqual(segments.map { $0["speaker"] as? String }, ["A", "B"])
+        XCTAssertEqual(segments.map { $0["id"] as? String }, ["seg_0", "seg_1"])
+        XCTAssertEqual(object?["duration"] as? Double, 10)
+        let back = try CLIRunner.run(["convert", diarizedPath, "--to", "json"])
+        let direct = try CLIRunner.run(["convert", fixture("meeting_verbose.json").path, "--to", "json"])
+        XCTAssertEqual(back.stdout, direct.stdout)
+        XCTAssertTrue(back.stdout.contains("\"speaker\": 1"), back.stdout)
     }
 
     func testTruncatedAndPlainOutputsWarnAndKeepWhatTheyCan() throws {
@@ -165,7 +180,7 @@ final class ConvertCLITests: XCTestCase {
         let r = try CLIRunner.run(["convert", fixture("meeting_raw.txt").path, "--to", "docx", "--output", out.path])
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("'docx'"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("json, verbose_json, text, srt, vtt, rttm"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("json, verbose_json, diarized_json, text, srt, vtt, rttm"), r.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
         // No --to and an output extension that names no format.
         let n = try CLIRunner.run(["convert", fixture("meeting_raw.txt").path,

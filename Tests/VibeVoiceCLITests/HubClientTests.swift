@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import VibeVoiceASR
+import VibeVoiceHub
 
 /// Collects progress events from the download thread.
 final class ProgressLog: @unchecked Sendable {
@@ -372,46 +373,12 @@ final class HubClientTests: XCTestCase {
     }
 }
 
-final class HubSHA256Tests: XCTestCase {
+/// The digest format the cache uses for blob names and etag checks (hashing itself is swift-crypto's).
+final class HubDigestTests: XCTestCase {
     func testKnownAnswers() {
-        XCTAssertEqual(HubSHA256.hex(Data()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        XCTAssertEqual(HubSHA256.hex(Data("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        XCTAssertEqual(HubSHA256.hex(Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
-                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        XCTAssertEqual(HubSHA256.hex(Data(repeating: UInt8(ascii: "a"), count: 1_000_000)),
+        XCTAssertEqual(HubDigest.sha256Hex(Data()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(HubDigest.sha256Hex(Data("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(HubDigest.sha256Hex(Data(repeating: UInt8(ascii: "a"), count: 1_000_000)),
                        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
-    }
-
-    func testStreamingInUnevenChunksMatchesOneShot() {
-        let data = randomBytes(10_000, seed: 7)
-        let oneShot = HubSHA256.hex(data)
-        for step in [1, 3, 55, 56, 63, 64, 65, 127, 1000] {
-            var hasher = HubSHA256()
-            var offset = 0
-            while offset < data.count {
-                let end = min(offset + step, data.count)
-                hasher.update(data.subdata(in: offset..<end))
-                offset = end
-            }
-            XCTAssertEqual(hasher.hexDigest(), oneShot, "step \(step)")
-        }
-        // Message lengths on both sides of the padding boundaries (expected values from hashlib).
-        let boundary: [Int: String] = [
-            55: "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318",
-            56: "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a",
-            57: "f13b2d724659eb3bf47f2dd6af1accc87b81f09f59f2b75e5c0bed6589dfe8c6",
-            63: "7d3e74a05d7db15bce4ad9ec0658ea98e3f06eeecf16b4c6fff2da457ddc2f34",
-            64: "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb",
-            65: "635361c48bb9eab14198e76ea8ab7f1a41685d6ad62aa9146d301d4f17eb0ae0",
-            119: "31eba51c313a5c08226adf18d4a359cfdfd8d2e816b13f4af952f7ea6584dcfb",
-            120: "2f3d335432c70b580af0e8e1b3674a7c020d683aa5f73aaaedfdc55af904c21c",
-        ]
-        for (n, expected) in boundary {
-            XCTAssertEqual(HubSHA256.hex(Data(repeating: UInt8(ascii: "a"), count: n)), expected, "\(n) bytes")
-        }
-        // A million 'a's fed in 1000-byte pieces.
-        var a = HubSHA256()
-        for _ in 0..<1000 { a.update([UInt8](repeating: UInt8(ascii: "a"), count: 1000)) }
-        XCTAssertEqual(a.hexDigest(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 }

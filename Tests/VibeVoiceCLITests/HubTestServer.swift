@@ -1,5 +1,6 @@
 import Foundation
 import VibeVoiceASR
+import VibeVoiceHub
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -18,9 +19,9 @@ struct LoggedRequest: Sendable {
 struct FixtureFile: Sendable {
     var content: Data
     var lfs: Bool
-    var sha256: String { HubSHA256.hex(content) }
+    var sha256: String { HubDigest.sha256Hex(content) }
     /// Stand-in for the git blob id the Hub uses as the ETag of non-LFS files.
-    var gitETag: String { String(HubSHA256.hex(Data("blob".utf8) + content).prefix(40)) }
+    var gitETag: String { String(HubDigest.sha256Hex(Data("blob".utf8) + content).prefix(40)) }
     /// The blob name huggingface_hub gives this file.
     var blobName: String { lfs ? sha256 : gitETag }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import VibeVoiceASR
+import VibeVoiceHub
 
 /// `transcribe --model ORG/NAME` against a Hub stand-in on loopback serving a reference checkpoint:
 /// first run downloads into an empty cache and gives the reference ids; offline with the server

@@ -8,7 +8,8 @@ final class RenderTests: XCTestCase {
     ], rawText: "")
 
     func testFormatNames() {
-        XCTAssertEqual(OutputFormat.allCases.map(\.rawValue), ["json", "verbose_json", "text", "srt", "vtt", "rttm"])
+        XCTAssertEqual(OutputFormat.allCases.map(\.rawValue), ["json", "verbose_json", "diarized_json", "text", "srt", "vtt", "rttm"])
+        XCTAssertEqual(OutputFormat(name: "diarized-json"), .diarizedJSON)
         XCTAssertEqual(OutputFormat(name: "VERBOSE-JSON"), .verboseJSON)
         XCTAssertEqual(OutputFormat(name: "Srt"), .srt)
         XCTAssertEqual(OutputFormat(name: "txt"), .text)
@@ -56,15 +57,20 @@ final class RenderTests: XCTestCase {
         t.duration = 9.5
         t.tokens = [151644, 77091, 198]
         t.promptTokens = 103
+        t.temperature = 0.3
+        // compression_ratio values: Python's len(b) / len(zlib.compress(b)) for each text's UTF-8 bytes.
         XCTAssertEqual(TranscriptRenderer.render(t, as: .verboseJSON), """
         {
-          "text": "Mr. Quilter is the apostle. Grüße & <tags> -->",
+          "task": "transcribe",
+          "language": "unknown",
           "duration": 9.5,
+          "text": "Mr. Quilter is the apostle. Grüße & <tags> -->",
           "truncated": false,
           "segments": [
-            {"id": 0, "start": 0.0, "end": 5.86, "speaker": 0, "text": "Mr. Quilter is the apostle."},
-            {"id": 1, "start": 5.86, "end": 9.1, "speaker": 1, "text": "Grüße & <tags> -->"}
+            {"id": 0, "seek": 0, "start": 0.0, "end": 5.86, "speaker": 0, "text": "Mr. Quilter is the apostle.", "tokens": [], "temperature": 0.3, "avg_logprob": 0.0, "compression_ratio": 0.771429, "no_speech_prob": 0.0},
+            {"id": 1, "seek": 0, "start": 5.86, "end": 9.1, "speaker": 1, "text": "Grüße & <tags> -->", "tokens": [], "temperature": 0.3, "avg_logprob": 0.0, "compression_ratio": 0.714286, "no_speech_prob": 0.0}
           ],
+          "usage": {"type": "duration", "seconds": 9.5},
           "tokens": [151644, 77091, 198],
           "prompt_tokens": 103
         }
@@ -73,12 +79,67 @@ final class RenderTests: XCTestCase {
         let bare = Transcript(segments: [], rawText: "x", isTruncated: true, plainText: "just words")
         XCTAssertEqual(TranscriptRenderer.render(bare, as: .verboseJSON), """
         {
+          "task": "transcribe",
+          "language": "unknown",
+          "duration": 0.0,
           "text": "just words",
           "truncated": true,
           "segments": []
         }
 
         """)
+    }
+
+    func testDiarizedJSONGolden() {
+        var t = Self.two
+        t.duration = 9.5
+        t.segments.append(Segment(start: 9.1, end: 9.5, speaker: nil, text: "[Music]"))
+        XCTAssertEqual(TranscriptRenderer.render(t, as: .diarizedJSON), """
+        {
+          "task": "transcribe",
+          "duration": 9.5,
+          "text": "Mr. Quilter is the apostle. Grüße & <tags> --> [Music]",
+          "segments": [
+            {"type": "transcript.text.segment", "id": "seg_0", "start": 0.0, "end": 5.86, "speaker": "A", "text": "Mr. Quilter is the apostle."},
+            {"type": "transcript.text.segment", "id": "seg_1", "start": 5.86, "end": 9.1, "speaker": "B", "text": "Grüße & <tags> -->"},
+            {"type": "transcript.text.segment", "id": "seg_2", "start": 9.1, "end": 9.5, "speaker": "unknown", "text": "[Music]"}
+          ],
+          "usage": {"type": "duration", "seconds": 9.5}
+        }
+
+        """)
+        // Read back: letters become speaker numbers again.
+        XCTAssertEqual(TranscriptReader.read(TranscriptRenderer.render(t, as: .diarizedJSON)).segments.map(\.speaker), [0, 1, nil])
+    }
+
+    func testSpeakerLabelsAndNonSpeechTags() {
+        XCTAssertEqual([0, 1, 25, 26, 27, 701, 702].map { RenderOpenAI.speakerLabel($0) }, ["A", "B", "Z", "AA", "AB", "ZZ", "AAA"])
+        XCTAssertEqual(RenderOpenAI.speakerLabel(nil), "unknown")
+        for n in [0, 1, 25, 26, 27, 701, 702, 18_277] {
+            XCTAssertEqual(SegmentDecoding.letterLabel(RenderOpenAI.speakerLabel(n)), n)
+        }
+        XCTAssertTrue(RenderOpenAI.isNonSpeechTag(" [Silence] "))
+        XCTAssertTrue(RenderOpenAI.isNonSpeechTag("[Unintelligible Speech]"))
+        XCTAssertFalse(RenderOpenAI.isNonSpeechTag("[Music] and words"))
+        XCTAssertFalse(RenderOpenAI.isNonSpeechTag("Hello"))
+        let t = Transcript(segments: [Segment(start: 0, end: 1, speaker: 0, text: "[Music]")], duration: 1)
+        XCTAssertTrue(TranscriptRenderer.render(t, as: .verboseJSON).contains("\"no_speech_prob\": 1.0"))
+    }
+
+    func testCompressionRatioMatchesWhisper() {
+        // Python: len(b) / len(zlib.compress(b)); a repetitive text compresses well (> 2.4 flags a loop in Whisper).
+        XCTAssertEqual(RenderOpenAI.compressionRatio("la la la la la la la la la la la la la la la la"), 3.357142857142857, accuracy: 1e-12)
+        XCTAssertEqual(RenderOpenAI.compressionRatio("Mr. Quilter is the apostle of the middle classes, and we are glad to welcome his gospel."),
+                       1.0864197530864197, accuracy: 1e-12)
+        XCTAssertEqual(RenderOpenAI.compressionRatio(""), 0)
+    }
+
+    func testOpenAIJSONShape() {
+        var t = Self.two
+        XCTAssertEqual(TranscriptRenderer.openAIJSON(t), "{\"text\": \"Mr. Quilter is the apostle. Grüße & <tags> -->\"}\n")
+        t.duration = 9.5
+        XCTAssertEqual(TranscriptRenderer.openAIJSON(t),
+                       "{\"text\": \"Mr. Quilter is the apostle. Grüße & <tags> -->\", \"usage\": {\"type\": \"duration\", \"seconds\": 9.5}}\n")
     }
 
     func testTextGolden() {
@@ -258,10 +319,13 @@ final class RenderTests: XCTestCase {
         XCTAssertEqual(TranscriptRenderer.render(t, as: .vtt), "WEBVTT\n\n00:00:00.000 --> 00:00:12.500\nSorry, no JSON here.\n")
         XCTAssertEqual(TranscriptRenderer.render(t, as: .verboseJSON), """
         {
-          "text": "Sorry, no JSON here.",
+          "task": "transcribe",
+          "language": "unknown",
           "duration": 12.5,
+          "text": "Sorry, no JSON here.",
           "truncated": false,
-          "segments": []
+          "segments": [],
+          "usage": {"type": "duration", "seconds": 12.5}
         }
 
         """)

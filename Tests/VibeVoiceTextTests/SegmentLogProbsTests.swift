@@ -36,14 +36,20 @@ final class SegmentLogProbsTests: XCTestCase {
     }
 
     func testVerboseJSONWritesAndReadsAvgLogprob() {
-        var t = Transcript(segments: [Segment(start: 0, end: 1.5, speaker: 0, text: "Hi.", avgLogprob: -0.25),
+        // A segment from a model run carries its token ids and their mean log-probability; one without
+        // (converted from a file that never had them) gets OpenAI's required number as a placeholder, 0,
+        // beside empty `tokens`, and reads back as unknown.
+        var t = Transcript(segments: [Segment(start: 0, end: 1.5, speaker: 0, text: "Hi.", avgLogprob: -0.25, tokens: [13048, 13]),
                                       Segment(start: 1.5, end: 2, speaker: 1, text: "Yo.")])
         t.duration = 2
+        t.tokens = [13048, 13, 56, 78]
         let out = TranscriptRenderer.render(t, as: .verboseJSON)
-        XCTAssertTrue(out.contains("\"text\": \"Hi.\", \"avg_logprob\": -0.25}"), out)
-        XCTAssertTrue(out.contains("\"text\": \"Yo.\"}"), out)
-        let back = TranscriptReader.read(out)
+        XCTAssertTrue(out.contains("\"tokens\": [13048, 13]"), out)
+        XCTAssertTrue(out.contains("\"avg_logprob\": -0.25,"), out)
+        XCTAssertTrue(out.contains("\"tokens\": [], \"temperature\": 0.0, \"avg_logprob\": 0.0,"), out)
+        let back = try! TranscriptReader.read(out)
         XCTAssertEqual(back.segments.map(\.avgLogprob), [-0.25, nil])
+        XCTAssertEqual(back.segments.map(\.tokens), [[13048, 13], nil])
         XCTAssertEqual(TranscriptRenderer.render(back, as: .verboseJSON), out)
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -445,7 +446,7 @@ public struct HubClient: Sendable {
 
         // Without a usable etag the partial file is keyed by the commit and path, and the blob is named
         // by the sha256 of its content.
-        let key = meta.etag ?? ("nohash-" + HubSHA256.hex(Data("\(commit)/\(name)".utf8)))
+        let key = meta.etag ?? ("nohash-" + HubDigest.sha256Hex(Data("\(commit)/\(name)".utf8)))
         let lockDir = cacheDirectory.appendingPathComponent(".locks", isDirectory: true)
             .appendingPathComponent(repoDir.lastPathComponent, isDirectory: true)
         try makeDirectory(lockDir)
@@ -502,12 +503,12 @@ public struct HubClient: Sendable {
             defer { state.close() }
             if let expectedSize, state.written > expectedSize { try state.restart() }
             if let expectedSize, state.written == expectedSize {
-                return (state.hasher.hexDigest(), state.written)
+                return (HubDigest.hex(state.hasher.finalize()), state.written)
             }
             do {
                 try get(name: name, url: url, state: state)
                 state.report(force: true)
-                return (state.hasher.hexDigest(), state.written)
+                return (HubDigest.hex(state.hasher.finalize()), state.written)
             } catch let error as HubError {
                 let retryable: Bool
                 switch error {
@@ -613,7 +614,7 @@ private final class DownloadState: @unchecked Sendable {
     let total: Int64?
     let progress: (@Sendable (HubProgress) -> Void)?
     let handle: FileHandle
-    var hasher = HubSHA256()
+    var hasher = SHA256()
     var written: Int64 = 0
     private let started = Date()
     private var startBytes: Int64 = 0
@@ -633,7 +634,7 @@ private final class DownloadState: @unchecked Sendable {
         // Hash what an earlier attempt left, so the digest covers the whole file.
         do {
             while let chunk = try handle.read(upToCount: 8 << 20), !chunk.isEmpty {
-                hasher.update(chunk)
+                hasher.update(data: chunk)
                 written += Int64(chunk.count)
             }
         } catch {
@@ -651,7 +652,7 @@ private final class DownloadState: @unchecked Sendable {
         } catch {
             throw HubError.cacheWriteFailed(path: url.path, message: error.localizedDescription)
         }
-        hasher.update(chunk)
+        hasher.update(data: chunk)
         written += Int64(chunk.count)
         report(force: false)
     }
@@ -663,7 +664,7 @@ private final class DownloadState: @unchecked Sendable {
         } catch {
             throw HubError.cacheWriteFailed(path: url.path, message: error.localizedDescription)
         }
-        hasher = HubSHA256()
+        hasher = SHA256()
         written = 0
         startBytes = 0
     }

@@ -1,0 +1,175 @@
+import Foundation
+import MultipartKit
+import NIOCore
+
+/// A `multipart/form-data` upload read from a body stream with hard limits: the total size is
+/// checked on every chunk, so an oversized upload is refused while it is read, never after buffering.
+struct MultipartUpload: Sendable {
+    var file: [UInt8]?
+    var filename: String?
+    /// The text fields (`model`, `prompt`, `response_format`, ...), each at most `maxFieldBytes`.
+    var fields: [String: String] = [:]
+
+    static let maxFieldBytes = 64 * 1024
+
+    enum Failure: Error, Equatable {
+        case notMultipart
+        case missingBoundary
+        case tooLarge(limit: Int)
+        case malformed(String)
+        case incomplete
+        case fieldTooLarge(String)
+        case duplicateFile
+    }
+
+    /// The boundary of a `multipart/form-data` Content-Type (quoted or not, 1 to 70 characters).
+    static func boundary(contentType: String?) throws(Failure) -> String {
+        guard let contentType else { throw .notMultipart }
+        let params = HeaderParameters(contentType)
+        guard params.value.lowercased() == "multipart/form-data" else { throw .notMultipart }
+        guard let b = params["boundary"], (1...70).contains(b.utf8.count) else { throw .missingBoundary }
+        return b
+    }
+
+    /// Reads the whole form from `body`.
+    static func read<Body: AsyncSequence>(_ body: Body, boundary: String, maxBytes: Int) async throws -> MultipartUpload
+        where Body.Element == ByteBuffer {
+        let collector = PartCollector()
+        let parser = MultipartParser(boundary: boundary)
+        parser.onHeader = { name, value in collector.header(name, value) }
+        parser.onBody = { buffer in collector.body(&buffer) }
+        parser.onPartComplete = { collector.partComplete() }
+        var total = 0
+        do {
+            for try await chunk in body {
+                total += chunk.readableBytes
+                if total > maxBytes { throw Failure.tooLarge(limit: maxBytes) }
+                do {
+                    try parser.execute(chunk)
+                } catch {
+                    throw Failure.malformed("the multipart body does not follow its boundary and part headers")
+                }
+                if let f = collector.failure { throw f }
+            }
+        } catch let f as Failure {
+            throw f
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // The connection failed or closed before the body ended.
+            throw Failure.incomplete
+        }
+        if let f = collector.failure { throw f }
+        guard collector.sawClosedPart else {
+            throw total == 0 ? Failure.malformed("the request body is empty") : Failure.incomplete
+        }
+        if collector.partOpen { throw Failure.incomplete }
+        return collector.upload
+    }
+}
+
+/// Builds parts from the parser's callbacks.
+private final class PartCollector: @unchecked Sendable {
+    var upload = MultipartUpload()
+    var failure: MultipartUpload.Failure?
+    var sawClosedPart = false
+    var partOpen = false
+    private var headers: [(String, String)] = []
+    private var kind: Kind?
+    private var bytes: [UInt8] = []
+
+    enum Kind { case file(String?), field(String), ignored }
+
+    func header(_ name: String, _ value: String) {
+        partOpen = true
+        if headers.count < 32 { headers.append((name, value)) } else { failure = .malformed("a part has too many headers") }
+    }
+
+    func body(_ buffer: inout ByteBuffer) {
+        partOpen = true
+        if kind == nil { kind = resolveKind() }
+        switch kind {
+        case .file?:
+            bytes.append(contentsOf: buffer.readableBytesView)
+        case .field(let name)?:
+            if bytes.count + buffer.readableBytes > MultipartUpload.maxFieldBytes {
+                failure = .fieldTooLarge(name)
+            } else {
+                bytes.append(contentsOf: buffer.readableBytesView)
+            }
+        default:
+            break
+        }
+    }
+
+    func partComplete() {
+        if kind == nil { kind = resolveKind() }
+        switch kind {
+        case .file(let filename)?:
+            if upload.file != nil { failure = .duplicateFile }
+            upload.file = bytes
+            upload.filename = filename
+        case .field(let name)?:
+            upload.fields[name] = String(decoding: bytes, as: UTF8.self)
+        default:
+            break
+        }
+        sawClosedPart = true
+        partOpen = false
+        headers = []
+        kind = nil
+        bytes = []
+    }
+
+    private func resolveKind() -> Kind {
+        guard let disposition = headers.first(where: { $0.0.lowercased() == "content-disposition" })?.1 else {
+            return .ignored
+        }
+        let params = HeaderParameters(disposition)
+        guard params.value.lowercased() == "form-data", let name = params["name"] else { return .ignored }
+        if name == "file" { return .file(params["filename"]) }
+        return .field(name)
+    }
+}
+
+/// `value; key=token; key="quoted \" string"` as in Content-Type and Content-Disposition.
+struct HeaderParameters {
+    var value: String
+    private var params: [String: String] = [:]
+
+    subscript(key: String) -> String? { params[key.lowercased()] }
+
+    init(_ header: String) {
+        let scalars = Array(header.unicodeScalars)
+        var i = 0
+        func skipSpaces() { while i < scalars.count, scalars[i] == " " || scalars[i] == "\t" { i += 1 } }
+        var head = ""
+        while i < scalars.count, scalars[i] != ";" { head.unicodeScalars.append(scalars[i]); i += 1 }
+        value = head.trimmingCharacters(in: .whitespaces)
+        while i < scalars.count {
+            i += 1                                  // the ';'
+            skipSpaces()
+            var key = ""
+            while i < scalars.count, scalars[i] != "=", scalars[i] != ";" { key.unicodeScalars.append(scalars[i]); i += 1 }
+            guard i < scalars.count, scalars[i] == "=" else { continue }
+            i += 1
+            skipSpaces()
+            var v = ""
+            if i < scalars.count, scalars[i] == "\"" {
+                i += 1
+                while i < scalars.count, scalars[i] != "\"" {
+                    if scalars[i] == "\\", i + 1 < scalars.count { i += 1 }
+                    v.unicodeScalars.append(scalars[i])
+                    i += 1
+                }
+                i += 1                              // the closing quote
+                while i < scalars.count, scalars[i] != ";" { i += 1 }
+            } else {
+                while i < scalars.count, scalars[i] != ";" { v.unicodeScalars.append(scalars[i]); i += 1 }
+                v = v.trimmingCharacters(in: .whitespaces)
+            }
+            let k = key.trimmingCharacters(in: .whitespaces).lowercased()
+            if !k.isEmpty, params[k] == nil { params[k] = v }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import XCTest
+
+/// The `vibevoice-asr` binary built next to the test bundle.
+enum ServeBinary {
+    static let url: URL = {
+        let bundle = Bundle(for: Marker.self).bundleURL
+        let candidates = [bundle.deletingLastPathComponent().appendingPathComponent("vibevoice-asr"),
+                          bundle.appendingPathComponent("vibevoice-asr")]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+    }()
+
+    private final class Marker {}
+
+    /// `transcribe --format verbose_json --max-new-tokens 24`: the generated ids.
+    static func runTranscribe(audio: URL, model: URL) throws -> [Int] {
+        let p = Process()
+        p.executableURL = url
+        p.arguments = ["transcribe", audio.path, "--model", model.path, "--format", "verbose_json",
+                       "--max-new-tokens", "24", "--quiet"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw RawHTTP.Failure("transcribe exited \(p.terminationStatus)") }
+        let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        return json?["tokens"] as? [Int] ?? []
+    }
+}
+
+/// `vibevoice-asr serve` as users run it: it prints where it listens, serves, and exits 0 on SIGTERM
+/// after the request in flight is answered.
+final class ServeCommandTests: XCTestCase {
+    func testServeAnswersAndExitsCleanlyOnSIGTERM() throws {
+        let p = Process()
+        p.executableURL = ServeBinary.url
+        p.arguments = ["serve", "--model", ServerHarness.modelDir.path, "--port", "0", "--max-new-tokens", "24",
+                       "--api-key", "test-key-123"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer { if p.isRunning { p.terminate() } }
+
+        // "listening on http://127.0.0.1:PORT"
+        var log = ""
+        let end = Date().addingTimeInterval(30)
+        func ourLine() -> Substring? { log.split(separator: "\n").first { $0.hasPrefix("listening on http://") } }
+        while ourLine() == nil, Date() < end {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            log += String(decoding: chunk, as: UTF8.self)
+        }
+        let line = try XCTUnwrap(ourLine(), log)
+        let port = try XCTUnwrap(Int(line.split(separator: ":").last ?? ""), log)
+
+        XCTAssertTrue(eventually(timeout: 30) { (try? RawHTTP.request(port: port, path: "/health").status) == 200 })
+        XCTAssertEqual(try RawHTTP.request(port: port, path: "/v1/models").status, 401)
+        let auth = ["Authorization": "Bearer test-key-123"]
+        XCTAssertEqual(try RawHTTP.request(port: port, path: "/v1/models", headers: auth).status, 200)
+
+        // A request in flight when SIGTERM arrives is still answered.
+        let form = MultipartForm(file: try Data(contentsOf: ServerHarness.audio), fields: ["response_format": "verbose_json"])
+        let inFlight = try RawHTTP(port: port)
+        inFlight.send("POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer test-key-123\r\n"
+                      + "Content-Type: \(form.contentType)\r\nContent-Length: \(form.body.count)\r\n\r\n")
+        inFlight.send(form.body)
+        Thread.sleep(forTimeInterval: 0.2)
+        kill(p.processIdentifier, SIGTERM)
+        let reply = try inFlight.reply()
+        XCTAssertEqual(reply.status, 200, reply.text)
+        XCTAssertEqual((reply.json["tokens"] as? [Int])?.count, 24)
+
+        let exited = eventually(timeout: 30) { !p.isRunning }
+        XCTAssertTrue(exited, "serve did not exit after SIGTERM")
+        if exited { XCTAssertEqual(p.terminationStatus, 0) }
+        let rest = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertFalse((log + rest).contains("test-key-123"), "the API key never appears in the log")
+        XCTAssertTrue((log + rest).contains("status=200"), log + rest)
+    }
+
+    func testBadFlagsExitWithCode1() throws {
+        let p = Process()
+        p.executableURL = ServeBinary.url
+        p.arguments = ["serve", "--port", "70000"]
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 1)
+    }
+}
