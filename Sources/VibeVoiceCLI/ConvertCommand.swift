@@ -48,6 +48,7 @@ struct ConvertCommand: ParsableCommand {
         if transcript.segments.isEmpty, transcript.plainText != nil {
             warn("the input holds no segment list; it is kept as plain text")
         }
+        for warning in transcript.warnings { warn(warning) }
 
         if let output {
             try OutputFile.writeAtomically(Data(rendered.utf8), to: output, input: input == "-" ? nil : input)

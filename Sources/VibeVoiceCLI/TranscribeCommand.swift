@@ -211,6 +211,7 @@ struct TranscribeCommand: ParsableCommand {
         if transcript.isTruncated {
             display.message("warning: \(input): generation reached the token budget (\(transcript.tokens?.count ?? 0) tokens); \(transcript.segments.count) complete segment(s) kept. Raise --max-new-tokens for the rest.")
         }
+        for warning in transcript.warnings { display.message("warning: \(input): \(warning)") }
         if verbose {
             let total = result.timings.values.reduce(0, +)
             display.message(String(format: "%@: %.1f s of audio in %.1f s (real-time factor %.2f), %d prompt + %d generated tokens, %d window(s), %d loop recover%@",
@@ -268,7 +269,7 @@ final class SegmentStreamer: @unchecked Sendable {
     }
 
     static func stamp(_ t: Double) -> String {
-        let ms = Int((max(0, t) * 1000).rounded())
+        let ms = Int((TranscriptTime.clamped(t) * 1000).rounded())
         return String(format: "%02d:%02d:%02d.%03d", ms / 3_600_000, (ms / 60_000) % 60, (ms / 1000) % 60, ms % 1000)
     }
 }

@@ -17,9 +17,12 @@ public struct Transcript: Sendable, Equatable, Codable {
     public var tokens: [Int]?
     /// Number of prompt tokens, when known.
     public var promptTokens: Int?
+    /// Things the user should know about this transcript (unusable times that were replaced, audio that
+    /// decoded only in part), one sentence each; empty when there is nothing to say.
+    public var warnings: [String]
 
     public init(segments: [Segment], rawText: String = "", isTruncated: Bool = false, plainText: String? = nil,
-                duration: Double? = nil, tokens: [Int]? = nil, promptTokens: Int? = nil) {
+                duration: Double? = nil, tokens: [Int]? = nil, promptTokens: Int? = nil, warnings: [String] = []) {
         self.segments = segments
         self.rawText = rawText
         self.isTruncated = isTruncated
@@ -27,6 +30,7 @@ public struct Transcript: Sendable, Equatable, Codable {
         self.duration = duration
         self.tokens = tokens
         self.promptTokens = promptTokens
+        self.warnings = warnings
     }
 
     /// Transcription only: the segments' texts joined by one space and trimmed (as transformers'

@@ -166,7 +166,9 @@ struct TranscriptJSONScanner {
         // A number that touches the end of the text may still grow.
         guard i < end else { return .needMore(inString: false) }
         let text = String(decoding: bytes[start..<i], as: UTF8.self)
-        guard let d = Double(text), d.isFinite else { return .invalid(at: start) }
+        // Too large for a double (`1e400`, 400 digits) reads as ±infinity: still a number, which the segment
+        // reader then refuses as a time (`TranscriptTime`) without losing the rest of the element.
+        guard let d = Double(text) else { return .invalid(at: start) }
         return .value(.number(d, text: text), end: i)
     }
 

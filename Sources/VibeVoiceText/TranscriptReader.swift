@@ -2,7 +2,7 @@
 /// transcript (all as written by `TranscriptRenderer`, or by hand).
 ///
 /// - A JSON object with a `segments` list is read as `verbose_json`: segments (keys `start`, `end`,
-///   `speaker`, `text`, or the model's spellings), `duration`, `truncated`, `tokens`, `prompt_tokens`;
+///   `speaker`, `text`, or the model's spellings), `duration`, `truncated`, `tokens`, `prompt_tokens`, `warnings`;
 ///   with no segments, its `text` becomes `plainText`.
 /// - Anything else goes through `TranscriptParser.parse`, which reads both the model's raw output and a
 ///   `json` transcript (a list of segment objects).
@@ -24,12 +24,19 @@ public enum TranscriptReader {
     private static func verbose(_ object: TranscriptJSONValue, elements: [TranscriptJSONValue],
                                 rawText: String) -> Transcript {
         var segments: [Segment] = []
+        var unusable = 0
         for e in elements {
-            if let s = SegmentDecoding.segment(from: e, previousEnd: segments.last?.end) { segments.append(s) }
+            if let s = SegmentDecoding.segment(from: e, previousEnd: segments.last?.end, unusableTimes: &unusable) {
+                segments.append(s)
+            }
         }
         var t = Transcript(segments: segments, rawText: rawText)
         if case .bool(let b)? = object["truncated"] { t.isTruncated = b }
-        if let d = object["duration"].flatMap(SegmentDecoding.seconds) { t.duration = d }
+        if let d = object["duration"].flatMap({ SegmentDecoding.usableSeconds($0, unusable: &unusable) }) { t.duration = d }
+        if case .array(let saved)? = object["warnings"] {
+            t.warnings = saved.compactMap { if case .string(let w) = $0 { return w } else { return nil } }
+        }
+        if unusable > 0 { t.warnings.append(TranscriptTime.replacedWarning(unusable)) }
         if case .array(let ids)? = object["tokens"] {
             let ints = ids.compactMap(integer)
             if ints.count == ids.count { t.tokens = ints }
