@@ -39,7 +39,12 @@ struct ConvertCommand: ParsableCommand {
     func run() throws {
         let target = try outputFormat()
         let text = try readInput()
-        let transcript = TranscriptReader.read(text)
+        let transcript: Transcript
+        do {
+            transcript = try TranscriptReader.read(text)
+        } catch {
+            throw CLIUsageError("\(input == "-" ? "standard input" : input): \(error.description)")
+        }
         let rendered = TranscriptRenderer.render(transcript, as: target, fileID: fileID ?? defaultFileID())
 
         if transcript.isTruncated {

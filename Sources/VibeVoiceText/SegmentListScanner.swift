@@ -8,8 +8,11 @@
 /// - The list starts at the first `[` whose next non-space character is `{` (so `[Music]` in plain text
 ///   never starts one). Text before it (`assistant`, a code fence, a preamble) is skipped.
 /// - Between elements, spaces and commas are skipped; `]` closes the list; text after it is ignored.
-/// - An element that is not JSON is skipped up to the next `{` (resynchronisation), so one damaged
-///   segment does not cost the ones after it.
+/// - An element that is not JSON is skipped up to the next `{` after the byte where it broke
+///   (resynchronisation), so one damaged segment does not cost the ones after it. Every byte is read a
+///   bounded number of times: the walk is linear in the text.
+/// - An element nested deeper than `TranscriptJSONScanner.maxDepth` is skipped the same way, and its
+///   offset kept in `firstTooDeep`.
 struct SegmentListScanner: Sendable {
     enum Phase: Sendable, Equatable {
         /// Looking for the `[` that opens the list.
@@ -29,6 +32,9 @@ struct SegmentListScanner: Sendable {
     }
 
     private(set) var phase: Phase = .seeking
+    /// The byte offset of the first value nested deeper than `TranscriptJSONScanner.maxDepth`, if any
+    /// (its element was skipped).
+    private(set) var firstTooDeep: Int?
     /// The next byte offset to look at.
     private(set) var position: Int
     /// The pending element ran out of text inside a string when the text ended at `scannedEnd`.
@@ -92,9 +98,16 @@ struct SegmentListScanner: Sendable {
                     waitingForQuote = inString
                     scannedEnd = end
                     return found
-                case .invalid:
+                case .invalid(let at):
+                    // Resynchronise after the byte that broke the element, not inside it: the bytes before
+                    // it were read already, and re-reading every object nested in a damaged element would
+                    // make the walk quadratic (a million nested objects took minutes).
                     phase = .resyncing
-                    position = i + 1
+                    position = max(i + 1, at)
+                case .tooDeep(let at):
+                    if firstTooDeep == nil { firstTooDeep = at }
+                    phase = .resyncing
+                    position = at + 1
                 }
             case .resyncing:
                 guard let open = bytes[position..<end].firstIndex(of: UInt8(ascii: "{")) else {

@@ -27,9 +27,14 @@ public enum TranscriptParser {
         } else {
             plainText = cleaned
         }
+        var warnings: [String] = []
+        if walk.unusableTimes > 0 { warnings.append(TranscriptTime.replacedWarning(walk.unusableTimes)) }
+        if let at = walk.scanner.firstTooDeep {
+            warnings.append("the text nests deeper than \(TranscriptJSONScanner.maxDepth) levels at byte \(at); "
+                                + "that list element was skipped")
+        }
         return Transcript(segments: walk.segments.map(\.segment), rawText: raw, isTruncated: truncated,
-                          plainText: plainText,
-                          warnings: walk.unusableTimes > 0 ? [TranscriptTime.replacedWarning(walk.unusableTimes)] : [])
+                          plainText: plainText, warnings: warnings)
     }
 
     /// The output text without its frame: leading `<|im_start|>`, `assistant`, an opening code fence and

@@ -7,16 +7,30 @@
 /// - Anything else goes through `TranscriptParser.parse`, which reads both the model's raw output and a
 ///   `json` transcript (a list of segment objects).
 /// `rawText` of the result is the text that was read.
+///
+/// Reading is linear in the text. A value nested deeper than `TranscriptJSONScanner.maxDepth` (256) levels
+/// is refused with `TranscriptReadError.tooDeep`: a saved transcript is a list of flat objects, so such
+/// input is not one (and the model's own output, read by `TranscriptParser`, skips such an element instead).
 public enum TranscriptReader {
-    public static func read(_ text: String) -> Transcript {
+    public static func read(_ text: String) throws(TranscriptReadError) -> Transcript {
         let bytes = Array(text.utf8)
         let range = TranscriptParser.cleanedRange(bytes)
         let scanner = TranscriptJSONScanner(bytes: bytes, end: range.upperBound)
-        if range.lowerBound < range.upperBound, bytes[range.lowerBound] == UInt8(ascii: "{"),
-           case .value(let value, let end) = scanner.value(at: range.lowerBound),
-           end == range.upperBound,
-           case .array(let elements)? = value["segments"] {
-            return verbose(value, elements: elements, rawText: text)
+        if range.lowerBound < range.upperBound, bytes[range.lowerBound] == UInt8(ascii: "{") {
+            switch scanner.value(at: range.lowerBound) {
+            case .value(let value, let end):
+                if end == range.upperBound, case .array(let elements)? = value["segments"] {
+                    return verbose(value, elements: elements, rawText: text)
+                }
+            case .tooDeep(let at):
+                throw .tooDeep(byteOffset: at, limit: TranscriptJSONScanner.maxDepth)
+            case .needMore, .invalid:
+                break
+            }
+        }
+        let walk = TranscriptParser.walkList(bytes, range)
+        if let at = walk.scanner.firstTooDeep {
+            throw .tooDeep(byteOffset: at, limit: TranscriptJSONScanner.maxDepth)
         }
         return TranscriptParser.parse(text)
     }
@@ -49,5 +63,19 @@ public enum TranscriptReader {
     private static func integer(_ v: TranscriptJSONValue) -> Int? {
         guard case .number(let d, _) = v, d == d.rounded(), abs(d) < 9e15 else { return nil }
         return Int(d)
+    }
+}
+
+/// Why a saved transcript cannot be read.
+public enum TranscriptReadError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A value is nested deeper than `limit` levels; `byteOffset` is where the level past the limit opens.
+    case tooDeep(byteOffset: Int, limit: Int)
+
+    public var description: String {
+        switch self {
+        case let .tooDeep(offset, limit):
+            return "JSON nested deeper than \(limit) levels at byte \(offset): a transcript is a list of flat "
+                + "segment objects; is this the right file?"
+        }
     }
 }

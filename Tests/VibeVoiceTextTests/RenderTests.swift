@@ -47,7 +47,7 @@ final class RenderTests: XCTestCase {
         for format in [OutputFormat.json, .verboseJSON] {
             let out = TranscriptRenderer.render(Self.two, as: format)
             XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(out.utf8)), "\(format)")
-            XCTAssertEqual(TranscriptReader.read(out).segments, Self.two.segments, "\(format)")
+            XCTAssertEqual(try TranscriptReader.read(out).segments, Self.two.segments, "\(format)")
         }
     }
 
