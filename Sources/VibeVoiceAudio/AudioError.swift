@@ -40,6 +40,11 @@ public enum AudioError: Error, CustomStringConvertible, Sendable, Equatable {
     case invalidMaxDuration(Double)
     /// libsndfile reported an error while decoding the sample data.
     case decodeFailed(name: String, detail: String)
+    /// Fewer frames decoded than the header declares (a damaged or cut-short file); `AudioLoader`'s
+    /// `allowPartial` keeps what decoded instead.
+    case incomplete(name: String, detail: String)
+    /// The audio decoded, but is too short to give one sample at 24 kHz.
+    case tooShortToResample(name: String, frames: Int, rate: Int)
     /// libsoxr reported an error.
     case resamplerFailed(detail: String)
     /// Writing an output file failed.
@@ -85,6 +90,10 @@ public enum AudioError: Error, CustomStringConvertible, Sendable, Equatable {
             return "maximum duration \(value) s is invalid (expected a positive number of seconds)"
         case .decodeFailed(let name, let detail):
             return "\(name): decoding failed: \(detail)"
+        case .incomplete(let name, let detail):
+            return "\(name): the audio is damaged or cut short: \(detail) (--allow-partial-audio keeps what decoded)"
+        case .tooShortToResample(let name, let frames, let rate):
+            return "\(name): \(frames) frame(s) at \(rate) Hz is shorter than one sample at 24 kHz; nothing to transcribe"
         case .resamplerFailed(let detail):
             return "resampling failed (libsoxr): \(detail)"
         case .writeFailed(let path, let detail):
