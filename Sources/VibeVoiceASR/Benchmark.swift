@@ -92,14 +92,15 @@ extension Benchmark {
     /// real shape (system and instruction text around the audio slots) and decodes `decodeTokens`.
     public static func run(modelDirectory: URL, audioSeconds: Double, decodeTokens: Int,
                            log: (String) -> Void) throws -> Report {
-        log("measuring memory bandwidth and sgemm rate ...")
-        let bandwidth = memoryReadBandwidth()
-        let bf16Bandwidth = matvecBandwidth(dtype: .bf16)
-        let sgemm = sgemmRate()
+        // The model first: a checkpoint that cannot be read fails at once, not after the measurements.
         log("loading \(modelDirectory.path) ...")
         var t = Date()
         let model = try VibeVoiceASRModel(directory: modelDirectory)
         let loadSeconds = Date().timeIntervalSince(t)
+        log("measuring memory bandwidth and sgemm rate ...")
+        let bandwidth = memoryReadBandwidth()
+        let bf16Bandwidth = matvecBandwidth(dtype: .bf16)
+        let sgemm = sgemmRate()
 
         let n = Int(audioSeconds * 24000)
         var rng = SeededRandom(seed: 1)

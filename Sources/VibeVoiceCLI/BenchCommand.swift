@@ -14,21 +14,36 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("A local model directory.", valueName: "dir"))
     var model: String
 
-    @Option(help: ArgumentHelp("Seconds of synthetic audio to encode and prefill.", valueName: "s"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds of synthetic audio to encode and prefill.", valueName: "s"))
     var seconds: Double = 60
 
-    @Option(help: ArgumentHelp("Tokens to decode.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Tokens to decode.", valueName: "n"))
     var tokens: Int = 16
 
-    @Option(help: ArgumentHelp("Threads (default: all cores).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Threads (default: all cores).", valueName: "n"))
     var threads: Int?
 
+    /// Longest synthetic clip: 3 hours (the 24 kHz signal alone is 1 GB).
+    static let maxSeconds = 10_800.0
+    static let maxTokens = 32_768
+
     func validate() throws {
-        if !(seconds > 0) { throw CLIUsageError("--seconds must be positive") }
-        if tokens < 1 { throw CLIUsageError("--tokens must be at least 1") }
+        if !(seconds > 0 && seconds <= Self.maxSeconds) {
+            throw CLIUsageError("--seconds must be more than 0 and at most \(Int(Self.maxSeconds)), got \(seconds)")
+        }
+        if !(1...Self.maxTokens).contains(tokens) {
+            throw CLIUsageError("--tokens must be between 1 and \(Self.maxTokens), got \(tokens)")
+        }
+        try CLILimits.checkThreads(threads)
     }
 
     func run() throws {
+        // A model that cannot be read fails before the (seconds-long) machine measurements.
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue else {
+            throw CLIUsageError("--model '\(model)' is not a local checkpoint folder; bench reads a downloaded model "
+                                    + "(a Hub repo is fetched by `vibevoice-asr transcribe -m ORG/NAME`)")
+        }
         if let threads { ComputeThreads.set(threads) }
         let r = try Benchmark.run(modelDirectory: URL(fileURLWithPath: model), audioSeconds: seconds,
                                   decodeTokens: tokens) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }

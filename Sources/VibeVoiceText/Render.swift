@@ -36,6 +36,17 @@ public enum OutputFormat: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// The format a file name suggests: `NAME.verbose.json` (as `transcribe --output-dir` writes it) is
+    /// `verbose_json`, otherwise as `init(fileExtension:)`.
+    public init?(fileName: String) {
+        let lower = fileName.lowercased()
+        if lower.hasSuffix(".verbose.json") { self = .verboseJSON; return }
+        guard let dot = lower.lastIndex(of: "."), let f = OutputFormat(fileExtension: String(lower[lower.index(after: dot)...])) else {
+            return nil
+        }
+        self = f
+    }
+
     /// The format named `name` (case-insensitive; `verbose-json` is accepted for `verbose_json` and `txt`
     /// for `text`), or `nil`.
     public init?(name: String) {
