@@ -43,6 +43,8 @@ public enum AudioError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Fewer frames decoded than the header declares (a damaged or cut-short file); `AudioLoader`'s
     /// `allowPartial` keeps what decoded instead.
     case incomplete(name: String, detail: String)
+    /// The buffer for the decoded signal could not be allocated (a memory limit).
+    case outOfMemory(name: String, bytes: Int)
     /// The audio decoded, but is too short to give one sample at 24 kHz.
     case tooShortToResample(name: String, frames: Int, rate: Int)
     /// libsoxr reported an error.
@@ -92,6 +94,9 @@ public enum AudioError: Error, CustomStringConvertible, Sendable, Equatable {
             return "\(name): decoding failed: \(detail)"
         case .incomplete(let name, let detail):
             return "\(name): the audio is damaged or cut short: \(detail) (--allow-partial-audio keeps what decoded)"
+        case .outOfMemory(let name, let bytes):
+            return "\(name): not enough memory for the decoded audio (\(String(format: "%.2f", Double(bytes) / 1e9)) GB at "
+                + "24 kHz); raise the memory limit, or transcribe a shorter file"
         case .tooShortToResample(let name, let frames, let rate):
             return "\(name): \(frames) frame(s) at \(rate) Hz is shorter than one sample at 24 kHz; nothing to transcribe"
         case .resamplerFailed(let detail):

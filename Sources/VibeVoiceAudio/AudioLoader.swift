@@ -254,7 +254,14 @@ public enum AudioLoader {
         var output: [Float] = []
         if let frames = headerFrames {
             let expected = Resampler.outputLength(inputFrames: frames, from: rate, to: target)
-            output.reserveCapacity(min(expected, maxReservedSamples) + 64)
+            let reserve = min(expected, maxReservedSamples) + 64
+            // Swift traps when an array cannot grow; under a memory limit (ulimit -v, a cgroup) the buffer
+            // the header asks for is tried first with malloc, so that its failure is an error, not a crash.
+            guard let probe = malloc(reserve * MemoryLayout<Float>.size) else {
+                throw AudioError.outOfMemory(name: name, bytes: reserve * MemoryLayout<Float>.size)
+            }
+            free(probe)
+            output.reserveCapacity(reserve)
         }
         let block = max(1, min(blockFrames, maxBlockSamples / channels))
         var interleaved = [Float](repeating: 0, count: block * channels)
