@@ -160,7 +160,7 @@ def listing(path):
 def run(binary, args, env=None, timeout=600):
     r = subprocess.run([binary] + args, capture_output=True, text=True, env=dict(os.environ, **(env or {})),
                        timeout=timeout)
-    first = (r.stderr.strip().splitlines() or [""])[-1][:300]
+    first = (r.stderr.strip().splitlines() or [""])[-1][:500]
     return r.returncode, first
 
 

@@ -103,4 +103,19 @@ final class DamagedAudioTests: XCTestCase {
         XCTAssertNil(DecodeCompleteness.clampedChunk(log: "RIFF : 480036 (should be 240014)\ndata : 480000\n"))
         XCTAssertNil(DecodeCompleteness.clampedChunk(log: ""))
     }
+
+    /// Fuzzing finding (FuzzAudioLoader, leak sanitizer): this damaged Ogg Vorbis file made libsndfile's failed
+    /// open leak 11 KB; its broken page structure is now refused before libsndfile opens it.
+    func testFuzzedOggWithBrokenPagesIsRefusedBeforeOpening() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/fuzz/audio-vorbis-open-leak.ogg")
+        let bytes = try Data(contentsOf: url)
+        XCTAssertNotNil(bytes.withUnsafeBytes { OggPageCheck.problem($0) })
+        for load in [{ try AudioLoader.load(contentsOf: url) }, { try AudioLoader.load(data: bytes, name: url.path) }] {
+            XCTAssertThrowsError(try load()) { error in
+                guard case .incomplete(let name, _)? = error as? AudioError else { return XCTFail("\(error)") }
+                XCTAssertEqual(name, url.path)
+            }
+        }
+    }
 }

@@ -30,3 +30,12 @@ public enum FuzzRender {
         }
     }
 }
+
+extension Fuzz {
+    /// The real Qwen2.5 tokenizer (`FUZZ_TOKENIZER`, unzipped by scripts/fuzz.py), or the tiny fixture one.
+    public static let tokenizer: Tokenizer = {
+        let path = ProcessInfo.processInfo.environment["FUZZ_TOKENIZER"]
+            ?? fixture("engine/hf_bf16_chunked/model/tokenizer.json").path
+        return try! Tokenizer(url: URL(fileURLWithPath: path))
+    }()
+}
