@@ -67,6 +67,7 @@ def run(binary, name, seconds, runs):
     artifacts.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, FUZZ_ROOT=str(ROOT), FUZZ_TOKENIZER=str(tokenizer_path()),
                ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:symbolize=1",
+               LSAN_OPTIONS=f"suppressions={FUZZ / 'lsan.supp'}",
                SWIFT_BACKTRACE="enable=no")   # the backtracer hangs under ASAN after an abort
     cmd = [str(binary / name), f"-max_len={HARNESSES[name]}", "-timeout=1", "-report_slow_units=1",
            "-rss_limit_mb=3072", "-print_final_stats=1", f"-artifact_prefix={artifacts}/",

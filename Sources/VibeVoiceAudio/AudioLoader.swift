@@ -161,6 +161,7 @@ public enum AudioLoader {
         }
         let samples = sampleRate == AudioSignal.sampleRate
             ? mono : try Resampler.resample(mono, from: sampleRate, to: AudioSignal.sampleRate)
+        guard !samples.contains(where: { !$0.isFinite }) else { throw AudioError.overflow(name: name) }
         return AudioSignal(samples: samples, sourceSampleRate: sampleRate, sourceChannels: channels,
                            sourceFrames: frames, sourceFormat: "samples")
     }
@@ -328,6 +329,9 @@ public enum AudioLoader {
             Resampler.fitLength(&output, to: Resampler.outputLength(inputFrames: decoded, from: rate, to: target))
         }
         guard !output.isEmpty else { throw AudioError.tooShortToResample(name: name, frames: decoded, rate: rate) }
+        // Finite input can still overflow in the channel mean or the resampler (a float WAV of 3e38 values,
+        // found by fuzzing); an infinite sample would turn the loudness normalisation into NaN.
+        guard !output.contains(where: { !$0.isFinite }) else { throw AudioError.overflow(name: name) }
         return AudioSignal(samples: output, sourceSampleRate: rate, sourceChannels: channels,
                            sourceFrames: decoded, sourceFormat: formatName(info.format), warnings: warnings)
     }

@@ -107,15 +107,35 @@ final class DamagedAudioTests: XCTestCase {
     /// Fuzzing finding (FuzzAudioLoader, leak sanitizer): this damaged Ogg Vorbis file made libsndfile's failed
     /// open leak 11 KB; its broken page structure is now refused before libsndfile opens it.
     func testFuzzedOggWithBrokenPagesIsRefusedBeforeOpening() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/fuzz/audio-vorbis-open-leak.ogg")
-        let bytes = try Data(contentsOf: url)
-        XCTAssertNotNil(bytes.withUnsafeBytes { OggPageCheck.problem($0) })
-        for load in [{ try AudioLoader.load(contentsOf: url) }, { try AudioLoader.load(data: bytes, name: url.path) }] {
-            XCTAssertThrowsError(try load()) { error in
-                guard case .incomplete(let name, _)? = error as? AudioError else { return XCTFail("\(error)") }
-                XCTAssertEqual(name, url.path)
+        for file in ["audio-vorbis-open-leak.ogg", "audio-vorbis-open-leak-2.ogg"] {
+            let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Fixtures/fuzz/\(file)")
+            let bytes = try Data(contentsOf: url)
+            XCTAssertNotNil(bytes.withUnsafeBytes { OggPageCheck.problem($0) })
+            for load in [{ try AudioLoader.load(contentsOf: url) }, { try AudioLoader.load(data: bytes, name: url.path) }] {
+                XCTAssertThrowsError(try load()) { error in
+                    guard case .incomplete(let name, _)? = error as? AudioError else { return XCTFail("\(error)") }
+                    XCTAssertEqual(name, url.path)
+                }
+            }
+            // With allowPartial libsndfile opens it (and refuses it: a clear error, not a crash).
+            XCTAssertThrowsError(try AudioLoader.load(contentsOf: url, allowPartial: true)) { error in
+                XCTAssertTrue("\(error)".hasPrefix(url.path), "\(error)")
             }
         }
+    }
+
+    /// Fuzzing finding (FuzzAudioLoader): a stereo float WAV of ±3.3e38 samples is finite, but the channel mean
+    /// overflowed to infinity and the signal came back with infinite samples.
+    func testSamplesNearTheFloatLimitThatOverflowAreRefused() throws {
+        let url = dir.appendingPathComponent("huge.wav")
+        let x: Float = 3.3e38
+        try TestAudio.write([x, x, -x, -x, x, x], rate: 16_000, channels: 2, format: .wavFloat, to: url)
+        XCTAssertThrowsError(try AudioLoader.load(contentsOf: url)) { error in
+            XCTAssertEqual(error as? AudioError, .overflow(name: url.path))
+        }
+        XCTAssertThrowsError(try AudioLoader.fromSamples([x, x], sampleRate: 24_000, channels: 2))
+        // Mono at the limit needs no mixing and no resampling: it loads.
+        XCTAssertEqual(try AudioLoader.fromSamples([x, -x], sampleRate: 24_000).samples, [x, -x])
     }
 }
