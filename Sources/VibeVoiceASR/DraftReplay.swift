@@ -61,12 +61,12 @@ public enum DraftReplay {
     /// rendered back into the model's format): `<|im_start|>assistant\n…<|im_end|>\n<|endoftext|>`, and the
     /// prompt it would follow (the audio's duration read from the last segment's end; `context` as given).
     public static func teacherSequence(transcriptFile text: String, tokenizer: Tokenizer, promptBuilder: PromptBuilder,
-                                       context: String? = nil) -> (generated: [Int], prompt: [Int]) {
-        var body = ModelOutputFormat.body(ofTranscriptFile: text)
+                                       context: String? = nil) throws -> (generated: [Int], prompt: [Int]) {
+        var body = try ModelOutputFormat.body(ofTranscriptFile: text)
         if body.hasPrefix("assistant\n") { body.removeFirst("assistant\n".count) }
         let generated = tokenizer.encode("<|im_start|>assistant\n") + tokenizer.encodePlainText(body)
             + tokenizer.encode("<|im_end|>\n<|endoftext|>")
-        let duration = TranscriptReader.read(text).segments.map(\.end).max() ?? 60
+        let duration = try TranscriptReader.read(text).segments.map(\.end).max() ?? 60
         let prompt = promptBuilder.promptIDs(rawSampleCount: Int(max(1, duration) * 24000), context: context)
         return (generated, prompt)
     }

@@ -40,6 +40,15 @@ public enum AudioError: Error, CustomStringConvertible, Sendable, Equatable {
     case invalidMaxDuration(Double)
     /// libsndfile reported an error while decoding the sample data.
     case decodeFailed(name: String, detail: String)
+    /// Fewer frames decoded than the header declares (a damaged or cut-short file); `AudioLoader`'s
+    /// `allowPartial` keeps what decoded instead.
+    case incomplete(name: String, detail: String)
+    /// Finite samples so close to the float limit (±3.4e38) that the channel mean or the resampler overflows.
+    case overflow(name: String)
+    /// The buffer for the decoded signal could not be allocated (a memory limit).
+    case outOfMemory(name: String, bytes: Int)
+    /// The audio decoded, but is too short to give one sample at 24 kHz.
+    case tooShortToResample(name: String, frames: Int, rate: Int)
     /// libsoxr reported an error.
     case resamplerFailed(detail: String)
     /// Writing an output file failed.
@@ -85,6 +94,16 @@ public enum AudioError: Error, CustomStringConvertible, Sendable, Equatable {
             return "maximum duration \(value) s is invalid (expected a positive number of seconds)"
         case .decodeFailed(let name, let detail):
             return "\(name): decoding failed: \(detail)"
+        case .incomplete(let name, let detail):
+            return "\(name): the audio is damaged or cut short: \(detail) (--allow-partial-audio keeps what decoded)"
+        case .overflow(let name):
+            return "\(name): the samples reach the limit of 32-bit floats (about 3.4e38), so mixing the channels "
+                + "or resampling overflows; this is no usable audio"
+        case .outOfMemory(let name, let bytes):
+            return "\(name): not enough memory for the decoded audio (\(String(format: "%.2f", Double(bytes) / 1e9)) GB at "
+                + "24 kHz); raise the memory limit, or transcribe a shorter file"
+        case .tooShortToResample(let name, let frames, let rate):
+            return "\(name): \(frames) frame(s) at \(rate) Hz is shorter than one sample at 24 kHz; nothing to transcribe"
         case .resamplerFailed(let detail):
             return "resampling failed (libsoxr): \(detail)"
         case .writeFailed(let path, let detail):

@@ -17,14 +17,18 @@ public struct AudioSignal: Sendable, Equatable {
     /// libsndfile's name for the container and encoding (e.g. "WAV (Microsoft), Signed 16 bit PCM"),
     /// or "samples" for audio given as an array.
     public var sourceFormat: String
+    /// What the user should know about the decoding, one sentence each (audio kept from a damaged file
+    /// with `allowPartial`); empty for a clean decode.
+    public var warnings: [String]
 
     public init(samples: [Float], sourceSampleRate: Int, sourceChannels: Int, sourceFrames: Int,
-                sourceFormat: String) {
+                sourceFormat: String, warnings: [String] = []) {
         self.samples = samples
         self.sourceSampleRate = sourceSampleRate
         self.sourceChannels = sourceChannels
         self.sourceFrames = sourceFrames
         self.sourceFormat = sourceFormat
+        self.warnings = warnings
     }
 
     /// Duration in seconds of the 24 kHz signal: `samples.count / 24000`.

@@ -28,13 +28,13 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Quantise a BF16/F16/F32 checkpoint's decoder while loading: q8_0 or q4_0.", valueName: "format"))
     var weights: String?
 
-    @Option(help: ArgumentHelp("Seconds of synthetic audio to encode and prefill.", valueName: "s"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds of synthetic audio to encode and prefill.", valueName: "s"))
     var seconds: Double = 60
 
-    @Option(help: ArgumentHelp("Tokens to decode.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Tokens to decode.", valueName: "n"))
     var tokens: Int = 16
 
-    @Option(help: ArgumentHelp("Threads (default: all cores).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Threads (default: all cores).", valueName: "n"))
     var threads: Int?
 
     @Flag(help: "Print one JSON object instead of the table.")
@@ -56,9 +56,18 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Longest draft for --draft-replay (default 7: up to 8 rows per step).", valueName: "n"))
     var maxDraft: Int = 7
 
+    /// Longest synthetic clip: 3 hours (the 24 kHz signal alone is 1 GB).
+    static let maxSeconds = 10_800.0
+    static let maxTokens = 32_768
+
     func validate() throws {
-        if !(seconds > 0) { throw CLIUsageError("--seconds must be positive") }
-        if tokens < 1 { throw CLIUsageError("--tokens must be at least 1") }
+        if !(seconds > 0 && seconds <= Self.maxSeconds) {
+            throw CLIUsageError("--seconds must be more than 0 and at most \(Int(Self.maxSeconds)), got \(seconds)")
+        }
+        if !(1...Self.maxTokens).contains(tokens) {
+            throw CLIUsageError("--tokens must be between 1 and \(Self.maxTokens), got \(tokens)")
+        }
+        try CLILimits.checkThreads(threads)
         if let w = weights, DType(blockFormatName: w) == nil {
             throw CLIUsageError("--weights must be one of: \(DType.blockFormats.map(\.userName).joined(separator: ", "))")
         }
@@ -77,9 +86,11 @@ struct BenchCommand: ParsableCommand {
         if multiRow { return try runMultiRow() }
         if !draftReplay.isEmpty { return try runDraftReplay() }
         let model = self.model!
+        // A model that cannot be read fails before the (seconds-long) machine measurements.
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue else {
-            throw CLIUsageError("--model '\(model)' is not a local checkpoint directory (bench does not download)")
+            throw CLIUsageError("--model '\(model)' is not a local checkpoint folder; bench reads a downloaded model "
+                                    + "(a Hub repo is fetched by `vibevoice-asr transcribe -m ORG/NAME`)")
         }
         let r = try Benchmark.run(modelDirectory: URL(fileURLWithPath: model), weights: weights.flatMap { DType(blockFormatName: $0) },
                                   audioSeconds: seconds, decodeTokens: tokens, encode: !noEncode) {

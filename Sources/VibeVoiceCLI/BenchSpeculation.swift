@@ -40,7 +40,7 @@ extension BenchCommand {
             } catch {
                 throw CLIUsageError("cannot read transcript '\(file)': \(error.localizedDescription)")
             }
-            let (generated, prompt) = DraftReplay.teacherSequence(transcriptFile: text, tokenizer: tok, promptBuilder: builder)
+            let (generated, prompt) = try DraftReplay.teacherSequence(transcriptFile: text, tokenizer: tok, promptBuilder: builder)
             let r = DraftReplay.run(generated: generated, context: prompt, drafter: TranscriptDrafter(tokenizer: tok),
                                     maxDraft: maxDraft)
             results.append(["file": file, "tokens": r.tokens, "verify_steps": r.verifySteps,

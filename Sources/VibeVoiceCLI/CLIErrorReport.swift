@@ -9,6 +9,7 @@ enum CLIErrorReport {
     static func describe(_ error: Error) -> (Int32, String) {
         switch error {
         case let e as CLIUsageError: return (1, e.message)
+        case let e as NamedInputError: return (e.code, e.message)
         case let e as ValidationError: return (1, e.message)
         case let e as AudioError: return (1, e.description)
         case let e as ConversationError: return (1, e.description)
@@ -31,5 +32,12 @@ enum CLIErrorReport {
 struct CLIUsageError: Error, CustomStringConvertible {
     let message: String
     init(_ message: String) { self.message = message }
+    var description: String { message }
+}
+
+/// Another error, its message prefixed with the input it concerns (the exit code is kept).
+struct NamedInputError: Error, CustomStringConvertible {
+    let code: Int32
+    let message: String
     var description: String { message }
 }

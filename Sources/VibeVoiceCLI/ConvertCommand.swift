@@ -39,7 +39,12 @@ struct ConvertCommand: ParsableCommand {
     func run() throws {
         let target = try outputFormat()
         let text = try readInput()
-        let transcript = TranscriptReader.read(text)
+        let transcript: Transcript
+        do {
+            transcript = try TranscriptReader.read(text)
+        } catch {
+            throw CLIUsageError("\(input == "-" ? "standard input" : input): \(error.description)")
+        }
         let rendered = TranscriptRenderer.render(transcript, as: target, fileID: fileID ?? defaultFileID())
 
         if transcript.isTruncated {
@@ -48,6 +53,7 @@ struct ConvertCommand: ParsableCommand {
         if transcript.segments.isEmpty, transcript.plainText != nil {
             warn("the input holds no segment list; it is kept as plain text")
         }
+        for warning in transcript.warnings { warn(warning) }
 
         if let output {
             try OutputFile.writeAtomically(Data(rendered.utf8), to: output, input: input == "-" ? nil : input)
@@ -64,7 +70,7 @@ struct ConvertCommand: ParsableCommand {
             }
             return f
         }
-        if let output, let f = OutputFormat(fileExtension: URL(fileURLWithPath: output).pathExtension) {
+        if let output, let f = OutputFormat(fileName: URL(fileURLWithPath: output).lastPathComponent) {
             return f
         }
         throw CLIUsageError("missing --to FORMAT (one of: \(names))")
@@ -82,11 +88,22 @@ struct ConvertCommand: ParsableCommand {
             guard !isDirectory.boolValue else {
                 throw CLIUsageError("input '\(input)' is a directory, not a transcript file")
             }
+            // FileHandle reads regular files, pipes and devices alike (`<(cmd)`, /dev/stdin); Data(contentsOf:)
+            // misreports a device as a permission problem.
+            guard let handle = FileHandle(forReadingAtPath: input) else {
+                let reason = access(input, R_OK) != 0 ? String(cString: strerror(errno)) : "it cannot be opened"
+                throw CLIUsageError("cannot read input file '\(input)': \(reason)")
+            }
+            defer { try? handle.close() }
             do {
-                data = try Data(contentsOf: URL(fileURLWithPath: input))
+                data = try handle.readToEnd() ?? Data()
             } catch {
                 throw CLIUsageError("cannot read input file '\(input)': \(error.localizedDescription)")
             }
+        }
+        guard !data.isEmpty else {
+            throw CLIUsageError("input '\(input == "-" ? "standard input" : input)' is empty (0 bytes); expected a saved "
+                                    + "transcript (raw model output, json or verbose_json)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw CLIUsageError("input '\(input == "-" ? "standard input" : input)' is not UTF-8 text")

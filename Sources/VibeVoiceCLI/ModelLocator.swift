@@ -83,16 +83,16 @@ struct ModelOptions: ParsableArguments {
 
 /// `--temperature`, `--top-p`, `--seed`, `--repetition-penalty` (transcribe, chat).
 struct SamplingOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Sampling temperature; 0 is greedy, the reference behaviour.", valueName: "t"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Sampling temperature; 0 is greedy, the reference behaviour.", valueName: "t"))
     var temperature: Float = 0
 
-    @Option(help: ArgumentHelp("Nucleus sampling threshold (with --temperature > 0).", valueName: "p"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Nucleus sampling threshold (with --temperature > 0).", valueName: "p"))
     var topP: Float = 1
 
-    @Option(help: ArgumentHelp("Seed for sampling (and, in transcribe, for --acoustic-noise).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seed for sampling (and, in transcribe, for --acoustic-noise).", valueName: "n"))
     var seed: UInt64 = 0
 
-    @Option(help: ArgumentHelp("Penalty > 1 discourages repeating tokens (1 = off).", valueName: "r"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Penalty > 1 discourages repeating tokens (1 = off).", valueName: "r"))
     var repetitionPenalty: Float = 1
 
     func validate() throws {

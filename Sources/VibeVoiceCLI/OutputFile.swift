@@ -24,13 +24,39 @@ enum OutputFile {
             throw CLIUsageError("cannot write '\(path)': it is a directory")
         }
         let temp = dir.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
-        guard FileManager.default.createFile(atPath: temp.path, contents: data) else {
-            throw CLIUsageError("cannot write '\(path)': cannot create a file in '\(dir.path)'")
-        }
+        try writeWhole(data, to: temp.path, reportedAs: path)
         guard rename(temp.path, url.path) == 0 else {
             let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: temp)
             throw CLIUsageError("cannot write '\(path)': \(reason)")
+        }
+    }
+
+    /// Writes all of `data` to a new file at `temp` and flushes it to the disk; on any failure (a full disk,
+    /// a read-only folder) the file is removed and the error names `path` and the reason.
+    private static func writeWhole(_ data: Data, to temp: String, reportedAs path: String) throws {
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw CLIUsageError("cannot write '\(path)': \(String(cString: strerror(errno)))")
+        }
+        var failure: Int32 = 0
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return
+                }
+                offset += n
+            }
+        }
+        if failure == 0, fsync(fd) != 0 { failure = errno }
+        if close(fd) != 0, failure == 0 { failure = errno }
+        if failure != 0 {
+            unlink(temp)
+            throw CLIUsageError("cannot write '\(path)': \(String(cString: strerror(failure))); nothing was written")
         }
     }
 

@@ -42,6 +42,13 @@ final class ProgressDisplay: @unchecked Sendable {
         if notes { Self.write(text + "\n") }
     }
 
+    /// A warning is no progress report: it is written under --quiet too.
+    func warning(_ text: String) {
+        lock.lock(); defer { lock.unlock() }
+        clearLine()
+        Self.write("warning: " + text + "\n")
+    }
+
     func handle(_ event: TranscriptionEvent) {
         lock.lock(); defer { lock.unlock() }
         switch event {

@@ -20,7 +20,7 @@ struct PromptCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Tokenizer: a tokenizer.json, or a folder holding one.", valueName: "path"))
     var tokenizer: String
 
-    @Option(name: .long, help: ArgumentHelp("Audio length in samples at 24 kHz.", valueName: "n"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Audio length in samples at 24 kHz.", valueName: "n"))
     var samples: Int?
 
     @Option(name: .long, help: ArgumentHelp("Extra info for the model: hotwords, names, topic (with --samples).", valueName: "text"))

@@ -72,7 +72,7 @@ struct ScoreCommand: ParsableCommand {
         guard let text = String(data: data, encoding: .utf8) else {
             throw CLIUsageError("transcript '\(transcript)' is not UTF-8 text")
         }
-        let body = ModelOutputFormat.body(ofTranscriptFile: text)
+        let body = try ModelOutputFormat.body(ofTranscriptFile: text)
         guard !body.isEmpty else { throw CLIUsageError("transcript '\(transcript)' is empty: nothing to score") }
         return body
     }

@@ -40,13 +40,13 @@ struct TranscribeCommand: ParsableCommand {
                                valueName: "a,b,c"))
     var hotwords: String?
 
-    @Option(help: ArgumentHelp("Token budget per input (default: scaled to the audio duration, 512 + 12 per second, at most 32768).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Token budget per input (default: scaled to the audio duration, 512 + 12 per second, at most 32768).",
                                valueName: "n"))
     var maxNewTokens: Int?
 
     @OptionGroup var sampling: SamplingOptions
 
-    @Option(help: ArgumentHelp("Threads for the kernels and BLAS (default: all cores).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Threads for the kernels and BLAS (default: all cores).", valueName: "n"))
     var threads: Int?
 
     @Flag(help: "Also stop at <|im_end|> (same transcript, one token sooner) instead of only <|endoftext|>.")
@@ -55,12 +55,15 @@ struct TranscribeCommand: ParsableCommand {
     @Flag(help: "Add σ-VAE noise to the acoustic latents, as the reference's default sampling does (seeded by --seed).")
     var acousticNoise = false
 
-    @Option(help: ArgumentHelp("Refuse audio longer than this many seconds.", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Refuse audio longer than this many seconds.", valueName: "seconds"))
     var maxDuration: Double?
 
-    @Option(help: ArgumentHelp("Longest audio transcribed in one pass; longer audio is split into windows at quiet points (speaker ids restart per window).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Longest audio transcribed in one pass; longer audio is split into windows at quiet points (speaker ids restart per window).",
                                valueName: "seconds"))
     var maxSinglePass: Double = 3600
+
+    @Flag(help: "Transcribe what decoded from a damaged or cut-short audio file (a warning says how much) instead of stopping.")
+    var allowPartialAudio = false
 
     @Flag(help: "Do not detect and recover from repetition loops.")
     var noLoopRecovery = false
@@ -90,11 +93,16 @@ struct TranscribeCommand: ParsableCommand {
         if prompt != nil && (context != nil || hotwords != nil) {
             throw CLIUsageError("--prompt is the reference's verbatim prompt; it cannot be combined with --context or --hotwords (use one or the other)")
         }
-        if let n = maxNewTokens, n < 1 { throw CLIUsageError("--max-new-tokens must be at least 1") }
-        if let n = threads, n < 1 { throw CLIUsageError("--threads must be at least 1") }
-        if let d = maxDuration, !(d > 0) { throw CLIUsageError("--max-duration must be positive") }
-        if !(maxSinglePass >= 10) { throw CLIUsageError("--max-single-pass must be at least 10 seconds") }
+        if let n = maxNewTokens, !(1...Self.maxTokenBudget).contains(n) {
+            throw CLIUsageError("--max-new-tokens must be between 1 and \(Self.maxTokenBudget) (the decoder's context length), got \(n)")
+        }
+        try CLILimits.checkThreads(threads)
+        if let d = maxDuration, !(d > 0 && d.isFinite) { throw CLIUsageError("--max-duration must be a positive number of seconds") }
+        if !(maxSinglePass >= 10 && maxSinglePass.isFinite) { throw CLIUsageError("--max-single-pass must be at least 10 seconds") }
     }
+
+    /// The largest --max-new-tokens: the released decoder's context (max_position_embeddings).
+    static let maxTokenBudget = 131_072
 
     func run() throws {
         let formats = try outputFormats()
@@ -108,10 +116,8 @@ struct TranscribeCommand: ParsableCommand {
             }
         }
         if let outputDir {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: outputDir, isDirectory: &isDir), isDir.boolValue else {
-                throw CLIUsageError("output directory '\(outputDir)' does not exist")
-            }
+            try OutputFile.checkDirectory(outputDir, option: "--output-dir")
+            try OutputFile.checkNoCollisions(OutputNaming.plan(inputs: inputs, formats: formats, directory: outputDir))
         }
 
         // Decode the first input before the model is resolved, so bad audio fails at once rather
@@ -121,7 +127,7 @@ struct TranscribeCommand: ParsableCommand {
         do {
             firstSignal = try decodeAudio(inputs[0], display: display)
         } catch {
-            if inputs.count == 1 { throw error }
+            if inputs.count == 1 { throw Self.naming(error, input: inputs[0]) }
             firstError = error
         }
 
@@ -161,7 +167,7 @@ struct TranscribeCommand: ParsableCommand {
                 try transcribeOne(input, signal: signal, transcriber: transcriber, options: options,
                                   formats: formats, display: display)
             } catch {
-                if inputs.count == 1 { throw error }
+                if inputs.count == 1 { throw Self.naming(error, input: input) }
                 let (_, message) = CLIErrorReport.describe(error)
                 display.clear()
                 let named = message.contains(input) ? message : "\(input): \(message)"
@@ -179,7 +185,16 @@ struct TranscribeCommand: ParsableCommand {
     private func decodeAudio(_ input: String, display: ProgressDisplay) throws -> AudioSignal {
         display.handle(.stageStarted(.audio))
         let t0 = Date()
-        let signal = try AudioLoader.load(contentsOf: URL(fileURLWithPath: input), maxDuration: maxDuration)
+        // Decoder libraries (libmpg123) print notes on standard error themselves; they are shown with
+        // --verbose only (a real problem is an error or a warning of ours either way).
+        let (result, chatter) = StandardErrorCapture.run {
+            Result { try AudioLoader.load(contentsOf: URL(fileURLWithPath: input), maxDuration: maxDuration,
+                                          allowPartial: allowPartialAudio) }
+        }
+        if verbose, !chatter.isEmpty {
+            for line in chatter.split(separator: "\n") { display.message("\(input): decoder: \(line)") }
+        }
+        let signal = try result.get()
         display.handle(.stageFinished(.audio, seconds: Date().timeIntervalSince(t0)))
         if let saveAudio {
             try OutputFile.checkNotInput(saveAudio, inputs: inputs)
@@ -191,16 +206,17 @@ struct TranscribeCommand: ParsableCommand {
 
     private func transcribeOne(_ input: String, signal: AudioSignal, transcriber: Transcriber,
                                options: TranscriptionOptions, formats: [OutputFormat], display: ProgressDisplay) throws {
-        let url = URL(fileURLWithPath: input)
         let streamer = SegmentStreamer(enabled: stream)
         let result = try transcriber.transcribe(samples: signal.samples, options: options) { event in
             display.handle(event)
             if case let .segment(s) = event { streamer.emit(s) }
         }
-        let transcript = result.transcript
+        var transcript = result.transcript
+        transcript.warnings = signal.warnings + transcript.warnings
         if transcript.isTruncated {
-            display.message("warning: \(input): generation reached the token budget (\(transcript.tokens?.count ?? 0) tokens); \(transcript.segments.count) complete segment(s) kept. Raise --max-new-tokens for the rest.")
+            display.warning("\(input): generation reached the token budget (\(transcript.tokens?.count ?? 0) tokens); \(transcript.segments.count) complete segment(s) kept. Raise --max-new-tokens for the rest.")
         }
+        for warning in transcript.warnings { display.warning("\(input): \(warning)") }
         if verbose {
             let total = result.timings.values.reduce(0, +)
             display.message(String(format: "%@: %.1f s of audio in %.1f s (real-time factor %.2f), %d prompt + %d generated tokens, %d window(s), %d loop recover%@",
@@ -208,16 +224,10 @@ struct TranscribeCommand: ParsableCommand {
                                    transcript.promptTokens ?? 0, transcript.tokens?.count ?? 0, result.windows,
                                    result.loopRecoveries, result.loopRecoveries == 1 ? "y" : "ies"))
         }
-        let fileID = url.deletingPathExtension().lastPathComponent
+        let fileID = OutputNaming.fileID(input)
         if let outputDir {
             for format in formats {
-                let name: String
-                switch format {
-                case .verboseJSON: name = "\(fileID).verbose.json"
-                case .diarizedJSON: name = "\(fileID).diarized.json"
-                default: name = "\(fileID).\(format.fileExtension)"
-                }
-                let path = URL(fileURLWithPath: outputDir).appendingPathComponent(name).path
+                let path = OutputNaming.path(input: input, format: format, directory: outputDir)
                 try OutputFile.checkNotInput(path, inputs: inputs)
                 let rendered = TranscriptRenderer.render(transcript, as: format, fileID: fileID)
                 try OutputFile.writeAtomically(Data(rendered.utf8), to: path, input: input)
@@ -236,6 +246,13 @@ struct TranscribeCommand: ParsableCommand {
             }
             return f
         }
+    }
+
+    /// `error` with the input's name in front when its message does not name it already.
+    static func naming(_ error: Error, input: String) -> Error {
+        let (code, message) = CLIErrorReport.describe(error)
+        if message.contains(input) { return error }
+        return NamedInputError(code: code, message: "\(input): \(message)")
     }
 
     /// Hotwords join the context as one more line.
@@ -263,7 +280,7 @@ final class SegmentStreamer: @unchecked Sendable {
     }
 
     static func stamp(_ t: Double) -> String {
-        let ms = Int((max(0, t) * 1000).rounded())
+        let ms = Int((TranscriptTime.clamped(t) * 1000).rounded())
         return String(format: "%02d:%02d:%02d.%03d", ms / 3_600_000, (ms / 60_000) % 60, (ms / 1000) % 60, ms % 1000)
     }
 }

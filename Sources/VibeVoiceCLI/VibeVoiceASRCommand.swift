@@ -3,9 +3,13 @@ import Foundation
 
 /// Root command. Subcommands live one per file.
 struct VibeVoiceASRCommand: ParsableCommand {
+    /// What `vibevoice-asr --version` prints.
+    static let version = "vibevoice-asr 0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "vibevoice-asr",
         abstract: "Speaker-attributed, timestamped transcription with Microsoft's VibeVoice-ASR, natively.",
+        version: VibeVoiceASRCommand.version,
         subcommands: [
             TranscribeCommand.self,
             ConvertCommand.self,

@@ -223,7 +223,7 @@ public final class Checkpoint: Sendable {
     static func readIndex(_ url: URL) throws(CheckpointError) -> [String: String] {
         let data: Data
         do {
-            data = try Data(contentsOf: url)
+            data = try FileContents.read(url)
         } catch {
             throw .unreadable(file: url.path, reason: error.localizedDescription)
         }

@@ -42,28 +42,44 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
         case let .malformedHeader(file, detail):
             return "weights file \(file) has a malformed safetensors header: \(detail)"
         case let .invalidTensor(file, tensor, detail):
-            return "weights file \(file): tensor '\(tensor)' is invalid: \(detail)"
+            return "weights file \(file): tensor '\(Self.shown(tensor))' is invalid: \(detail)"
         case let .unsupportedDType(file, tensor, dtype):
-            return "weights file \(file): tensor '\(tensor)' has dtype '\(dtype)'; supported: F32, F16, BF16 (and I8/U8 payloads of quantised weights)"
+            return "weights file \(file): tensor '\(Self.shown(tensor))' has dtype '\(Self.shown(dtype))'; supported: F32, F16, BF16 (and I8/U8 payloads of quantised weights)"
         case let .malformedIndex(file, detail):
             return "shard index \(file) is malformed: \(detail)"
         case let .missingShard(index, shard):
-            return "shard index \(index) names shard '\(shard)', which does not exist"
+            return "shard index \(index) names shard '\(Self.shown(shard))', which does not exist"
         case let .indexMismatch(index, tensor, shard):
-            return "shard index \(index) places tensor '\(tensor)' in '\(shard)', but that shard does not hold it"
+            return "shard index \(index) places tensor '\(Self.shown(tensor))' in '\(Self.shown(shard))', but that shard does not hold it"
         case let .noWeights(directory):
             return "checkpoint directory \(directory) holds no .safetensors weights"
         case let .duplicateTensor(name, first, second):
-            return "checkpoint holds tensor '\(name)' twice: as \(first) and as \(second)"
+            return "checkpoint holds tensor '\(Self.shown(name))' twice: as \(Self.shown(first)) and as \(Self.shown(second))"
         case let .missingTensor(directory, name, tried):
-            return "checkpoint \(directory) lacks tensor '\(name)' (looked for: \(tried.joined(separator: ", ")))"
+            return "checkpoint \(directory) lacks tensor '\(Self.shown(name))' (looked for: \(tried.map(Self.shown).joined(separator: ", ")))"
         case let .shapeMismatch(file, tensor, stored, expected, actual):
-            let storedNote = stored == tensor ? "" : " (stored as '\(stored)')"
-            return "weights file \(file): tensor '\(tensor)'\(storedNote) has shape \(actual), expected \(expected)"
+            let storedNote = stored == tensor ? "" : " (stored as '\(Self.shown(stored))')"
+            return "weights file \(file): tensor '\(Self.shown(tensor))'\(storedNote) has shape \(actual), expected \(expected)"
         case let .quantizedTensorMismatch(file, tensor, field, detail):
-            return "weights file \(file): quantised tensor '\(tensor)': '\(field)' \(detail)"
+            return "weights file \(file): quantised tensor '\(Self.shown(tensor))': '\(Self.shown(field))' \(detail)"
         case let .cannotQuantize(file, tensor, detail):
-            return "weights file \(file): cannot quantise tensor '\(tensor)': \(detail)"
+            return "weights file \(file): cannot quantise tensor '\(Self.shown(tensor))': \(detail)"
         }
+    }
+
+    /// A name as messages show it: whole when short; a very long one (a damaged header can hold a
+    /// megabyte-long tensor name) as its start and end with its length, so one error stays one line.
+    /// Control characters are shown escaped (`\u{A}`), for the same reason.
+    static func shown(_ name: String) -> String {
+        let limit = 160
+        var scalars: [Unicode.Scalar] = []
+        for u in name.unicodeScalars {
+            if u.value < 0x20 || u.value == 0x7F { scalars += "\\u{\(String(u.value, radix: 16, uppercase: true))}".unicodeScalars }
+            else { scalars.append(u) }
+        }
+        guard scalars.count > limit else { return String(String.UnicodeScalarView(scalars)) }
+        let head = String(String.UnicodeScalarView(scalars[..<100]))
+        let tail = String(String.UnicodeScalarView(scalars[(scalars.count - 40)...]))
+        return "\(head)…\(tail) (\(name.utf8.count) bytes)"
     }
 }

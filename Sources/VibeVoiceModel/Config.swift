@@ -136,7 +136,7 @@ public struct VibeVoiceConfig: Sendable, Equatable {
         }
         let data: Data
         do {
-            data = try Data(contentsOf: file)
+            data = try FileContents.read(file)
         } catch {
             throw .unreadable(file: file.path, reason: error.localizedDescription)
         }

@@ -156,15 +156,57 @@ public final class SafetensorsFile: WeightStorageOwner, @unchecked Sendable {
             let info = try parseEntry(name: name, entry: entry, file: file, dataStart: dataStart, dataSize: dataSize)
             result[name] = info
         }
-        // No two tensors may share bytes (empty tensors occupy none).
-        let ranges = result.values.filter { $0.byteCount > 0 }.sorted {
-            $0.fileOffset != $1.fileOffset ? $0.fileOffset < $1.fileOffset : $0.name < $1.name
-        }
-        for (prev, next) in zip(ranges, ranges.dropFirst()) where next.fileOffset < prev.fileOffset + prev.byteCount {
-            throw .invalidTensor(file: file, tensor: next.name,
-                                 detail: "its data overlaps tensor '\(prev.name)'")
-        }
+        try checkCoverage(Array(result.values), dataStart: dataStart, dataSize: dataSize, file: file)
         return result
+    }
+
+    /// Bytes a tensor of `dtype` and `shape` occupies, or `nil` when the count overflows. The one place
+    /// where a stored tensor's size is computed from its header entry.
+    public static func byteLength(dtype: DType, shape: [Int]) -> Int? {
+        guard let size = dtype.elementSize else { return nil }   // block formats are not stored as such
+        var count = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow else { return nil }
+            count = p
+        }
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: size)
+        return overflow ? nil : bytes
+    }
+
+    /// The tensors must tile the data section exactly, as the reference reader requires: taken in offset
+    /// order, each begins where the one before it ends (the first at 0), and the last ends at the end of
+    /// the file. A gap, an overlap or trailing bytes means the header does not describe the data (a
+    /// header length off by a few bytes shifts every tensor, yet the JSON still parses when the header
+    /// ends in padding), so the file is refused rather than read at the wrong offsets.
+    static func checkCoverage(_ infos: [TensorInfo], dataStart: Int, dataSize: Int,
+                              file: String) throws(CheckpointError) {
+        let ordered = infos.sorted {
+            ($0.fileOffset, $0.byteCount, $0.name) < ($1.fileOffset, $1.byteCount, $1.name)
+        }
+        var covered = 0   // the data tiled so far, from the start of the data section
+        var previous: TensorInfo?
+        for info in ordered {
+            let begin = info.fileOffset - dataStart
+            if begin < covered, let previous {
+                throw .invalidTensor(file: file, tensor: info.name, detail: "its data overlaps tensor '\(CheckpointError.shown(previous.name))'")
+            }
+            if begin > covered {
+                let after = previous.map { "tensor '\(CheckpointError.shown($0.name))' ends at data offset \(covered)" } ?? "the data section starts"
+                throw .invalidTensor(file: file, tensor: info.name,
+                                     detail: "its data starts at data offset \(begin), but \(after): \(begin - covered) "
+                                         + "byte(s) between them belong to no tensor (is the header length right?)")
+            }
+            covered = begin + info.byteCount
+            previous = info
+        }
+        if covered != dataSize {
+            let what = previous.map { "the last tensor, '\(CheckpointError.shown($0.name))', ends at data offset \(covered)" }
+                ?? "the header lists no tensor"
+            throw .malformedHeader(file: file, detail: "\(what), but the data section holds \(dataSize) bytes: "
+                                       + "\(dataSize - covered) trailing byte(s) belong to no tensor (is the header length right?)")
+        }
     }
 
     private static func parseEntry(name: String, entry: JSONValue, file: String, dataStart: Int,
@@ -173,29 +215,24 @@ public final class SafetensorsFile: WeightStorageOwner, @unchecked Sendable {
         guard case .object(let fields) = entry else { throw bad("header entry is \(entry.kindDescription), not an object") }
         guard case .string(let dtypeName)? = fields["dtype"] else { throw bad("'dtype' is missing or not a string") }
         // Element types only: block formats are stored as an I8/U8 payload plus an F16 scale tensor.
-        guard let dtype = DType(rawValue: dtypeName), let elementSize = dtype.elementSize else {
+        guard let dtype = DType(rawValue: dtypeName), dtype.elementSize != nil else {
             throw .unsupportedDType(file: file, tensor: name, dtype: dtypeName)
         }
         guard case .array(let shapeValues)? = fields["shape"] else { throw bad("'shape' is missing or not an array") }
         var shape: [Int] = []
         shape.reserveCapacity(shapeValues.count)
-        var count = 1
         for v in shapeValues {
             guard case .int(let d) = v, d >= 0 else { throw bad("'shape' must hold non-negative integers") }
             shape.append(d)
-            let (p, overflow) = count.multipliedReportingOverflow(by: d)
-            guard !overflow else { throw bad("shape \(shape) is too large") }
-            count = p
         }
-        let (byteCount, overflow) = count.multipliedReportingOverflow(by: elementSize)
-        guard !overflow else { throw bad("shape \(shape) is too large") }
+        guard let byteCount = byteLength(dtype: dtype, shape: shape) else { throw bad("shape \(shape) is too large") }
         guard case .array(let offsets)? = fields["data_offsets"], offsets.count == 2,
               case .int(let begin) = offsets[0], case .int(let end) = offsets[1] else {
             throw bad("'data_offsets' must be [begin, end]")
         }
         guard begin >= 0, begin <= end else { throw bad("data_offsets [\(begin), \(end)] are not an ordered range") }
         guard end <= dataSize else {
-            throw .truncated(file: file, detail: "tensor '\(name)' ends at data offset \(end), past the end of the "
+            throw .truncated(file: file, detail: "tensor '\(CheckpointError.shown(name))' ends at data offset \(end), past the end of the "
                                  + "data section (\(dataSize) bytes)")
         }
         guard end - begin == byteCount else {

@@ -26,10 +26,10 @@ public enum ModelOutputFormat {
     /// `"Content":`) is kept as the model wrote it, without its frame (`<|im_start|>`, `assistant`, code fences,
     /// `<|im_end|>`, `<|endoftext|>`); a `json` or `verbose_json` transcript of this tool is rendered back
     /// into the model's format (`render`); anything else (plain text) is kept as it is, without its frame.
-    public static func body(ofTranscriptFile text: String) -> String {
+    public static func body(ofTranscriptFile text: String) throws -> String {
         let cleaned = TranscriptParser.cleaned(text)
         if cleaned.contains("\"Content\":") { return cleaned }
-        let transcript = TranscriptReader.read(text)
+        let transcript = try TranscriptReader.read(text)
         if !transcript.segments.isEmpty { return render(transcript.segments) }
         return transcript.plainText ?? cleaned
     }

@@ -40,6 +40,17 @@ public enum OutputFormat: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// The format a file name suggests: `NAME.verbose.json` (as `transcribe --output-dir` writes it) is
+    /// `verbose_json`, otherwise as `init(fileExtension:)`.
+    public init?(fileName: String) {
+        let lower = fileName.lowercased()
+        if lower.hasSuffix(".verbose.json") { self = .verboseJSON; return }
+        guard let dot = lower.lastIndex(of: "."), let f = OutputFormat(fileExtension: String(lower[lower.index(after: dot)...])) else {
+            return nil
+        }
+        self = f
+    }
+
     /// The format named `name` (case-insensitive; `verbose-json` is accepted for `verbose_json` and `txt`
     /// for `text`), or `nil`.
     public init?(name: String) {
@@ -55,17 +66,27 @@ private extension String {
 
 /// Writes a `Transcript` in any `OutputFormat`. Every non-empty output ends with a newline.
 ///
+/// Every format writes times through `TranscriptTime.clamped`: finite, within 0 ... 10^9 s, rounded to the
+/// millisecond (a negative time is 0; NaN is 0; +∞ and anything above 10^9 s is 10^9 s), so no output holds
+/// a non-finite number, whatever the segments hold.
+///
 /// Timing rules for subtitles and RTTM: times are rounded to the nearest millisecond (5.86 s is
-/// `00:00:05,860`); a negative start becomes 0; an end before its start becomes the start (a zero-length
-/// cue), so cues are never negative or reversed; hours take as many digits as they need
-/// (`100:00:00,000`). Not-finite times count as 0.
+/// `00:00:05,860`); an end before its start becomes the start (a zero-length cue), so cues are never
+/// negative or reversed; hours take as many digits as they need (`100:00:00,000`). RTTM writes no line for
+/// a turn of zero length after rounding (also a reversed one): such a turn holds no speech, and
+/// diarisation tools (pyannote) drop it on reading anyway.
+///
+/// Subtitle text: CR, LF and CRLF are the only line breaks of SRT and WebVTT, and the strict parsers
+/// (the WebVTT parser of the spec, ffmpeg, `srt`) take nothing else as one; lenient ones that split with
+/// Python's `splitlines` (pysrt) also break at U+000B, U+000C, U+001C-U+001E, U+0085, U+2028 and U+2029.
+/// So that every parser reads the same cue, those characters are written as a space.
 ///
 /// A transcript with no segments but with `plainText` (the model wrote no segment list):
 /// `text` and `verbose_json`'s `"text"` give the plain text; `json` gives `[]`; `srt`/`vtt` give one cue
 /// from 0 to `duration` holding the text when the duration is known and positive, else no cues
 /// (`vtt`: the header alone); `rttm` gives nothing (no speaker turns are known).
 /// Segments whose text is empty (after whitespace is trimmed) make no subtitle cue; RTTM writes one line
-/// for every segment.
+/// for every segment of positive length.
 public enum TranscriptRenderer {
     public static func render(_ t: Transcript, as format: OutputFormat, fileID: String = "audio") -> String {
         switch format {
@@ -118,10 +139,9 @@ public enum TranscriptRenderer {
         var lines: [String]
     }
 
-    /// Whole milliseconds of `seconds`, clamped to 0 ... 10^12 s (not-finite → 0).
+    /// Whole milliseconds of `seconds`, after `TranscriptTime.clamped`.
     static func milliseconds(_ seconds: Double) -> Int {
-        guard seconds.isFinite, seconds > 0 else { return 0 }
-        return Int((min(seconds, 1e12) * 1000).rounded())
+        Int((TranscriptTime.clamped(seconds) * 1000).rounded())
     }
 
     /// `HH:MM:SS<sep>mmm`, hours with at least two digits and as many more as needed.
@@ -139,11 +159,24 @@ public enum TranscriptRenderer {
     }
 
     /// Cue text lines: line breaks normalised, each line trimmed, empty lines dropped (a blank line
-    /// would end an SRT/VTT cue early).
+    /// would end an SRT/VTT cue early); the separators only some parsers break at become spaces.
     static func lines(_ text: String) -> [String] {
         text.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
-            .map { TranscriptText.trimmed(String($0)) }
+            .map { TranscriptText.trimmed(withoutLenientBreaks(String($0))) }
             .filter { !$0.isEmpty }
+    }
+
+    /// Characters Python's `str.splitlines` breaks at but SRT and WebVTT do not.
+    static func isLenientLineBreak(_ u: Unicode.Scalar) -> Bool {
+        switch u.value {
+        case 0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029: return true
+        default: return false
+        }
+    }
+
+    static func withoutLenientBreaks(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: isLenientLineBreak) else { return s }
+        return String(String.UnicodeScalarView(s.unicodeScalars.map { isLenientLineBreak($0) ? " " : $0 }))
     }
 
     static func cues(_ t: Transcript) -> [Cue] {
@@ -215,7 +248,8 @@ public enum TranscriptRenderer {
         var out = ""
         for seg in t.segments {
             let start = milliseconds(seg.start)
-            let end = max(start, milliseconds(seg.end))
+            let end = milliseconds(seg.end)
+            guard end > start else { continue }
             let who = seg.speaker.map { "speaker_\($0)" } ?? "speaker_unknown"
             out += "SPEAKER \(file) 1 \(decimalSeconds(start)) \(decimalSeconds(end - start)) <NA> <NA> \(who) <NA> <NA>\n"
         }

@@ -28,10 +28,9 @@ public enum RenderJSON {
     }
 
     /// Seconds rounded to the millisecond, as the shortest decimal that reads back as that value
-    /// (`0.0`, `5.86`, `3600.001`). Not-finite values are written `null`.
+    /// (`0.0`, `5.86`, `3600.001`), after `TranscriptTime.clamped`: always a finite number in 0 ... 10^9.
     public static func seconds(_ x: Double) -> String {
-        guard x.isFinite else { return "null" }
-        let r = (x * 1000).rounded() / 1000
+        let r = (TranscriptTime.clamped(x) * 1000).rounded() / 1000
         return r == 0 ? "0.0" : "\(r)"
     }
 

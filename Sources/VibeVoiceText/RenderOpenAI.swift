@@ -30,6 +30,9 @@ enum RenderOpenAI {
         out += "  \"duration\": \(RenderJSON.seconds(duration(t))),\n"
         out += "  \"text\": \(RenderJSON.string(t.text)),\n"
         out += "  \"truncated\": \(t.isTruncated),\n"
+        if !t.warnings.isEmpty {
+            out += "  \"warnings\": [" + t.warnings.map(RenderJSON.string).joined(separator: ", ") + "],\n"
+        }
         let temperature = RenderJSON.decimal(t.temperature ?? 0)
         if t.segments.isEmpty {
             out += "  \"segments\": []"

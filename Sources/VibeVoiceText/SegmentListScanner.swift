@@ -8,8 +8,11 @@
 /// - The list starts at the first `[` whose next non-space character is `{` (so `[Music]` in plain text
 ///   never starts one). Text before it (`assistant`, a code fence, a preamble) is skipped.
 /// - Between elements, spaces and commas are skipped; `]` closes the list; text after it is ignored.
-/// - An element that is not JSON is skipped up to the next `{` (resynchronisation), so one damaged
-///   segment does not cost the ones after it.
+/// - An element that is not JSON is skipped up to the next `{` after the byte where it broke
+///   (resynchronisation), so one damaged segment does not cost the ones after it. Every byte is read a
+///   bounded number of times: the walk is linear in the text.
+/// - An element nested deeper than `TranscriptJSONScanner.maxDepth` is skipped the same way, and its
+///   offset kept in `firstTooDeep`.
 struct SegmentListScanner: Sendable {
     enum Phase: Sendable, Equatable {
         /// Looking for the `[` that opens the list.
@@ -29,6 +32,9 @@ struct SegmentListScanner: Sendable {
     }
 
     private(set) var phase: Phase = .seeking
+    /// The byte offset of the first value nested deeper than `TranscriptJSONScanner.maxDepth`, if any
+    /// (its element was skipped).
+    private(set) var firstTooDeep: Int?
     /// The next byte offset to look at.
     private(set) var position: Int
     /// The pending element ran out of text inside a string when the text ended at `scannedEnd`.
@@ -92,9 +98,16 @@ struct SegmentListScanner: Sendable {
                     waitingForQuote = inString
                     scannedEnd = end
                     return found
-                case .invalid:
+                case .invalid(let at):
+                    // Resynchronise after the byte that broke the element, not inside it: the bytes before
+                    // it were read already, and re-reading every object nested in a damaged element would
+                    // make the walk quadratic (a million nested objects took minutes).
                     phase = .resyncing
-                    position = i + 1
+                    position = max(i + 1, at)
+                case .tooDeep(let at):
+                    if firstTooDeep == nil { firstTooDeep = at }
+                    phase = .resyncing
+                    position = at + 1
                 }
             case .resyncing:
                 guard let open = bytes[position..<end].firstIndex(of: UInt8(ascii: "{")) else {
@@ -123,8 +136,9 @@ enum SegmentDecoding {
 
     /// A segment from an object that has a text (`Content`) member; `nil` for anything else.
     /// A missing or unreadable start becomes the previous segment's end (0 for the first); a missing end
-    /// becomes the start, so the text is kept even when its times are not.
-    static func segment(from value: TranscriptJSONValue, previousEnd: Double?) -> Segment? {
+    /// becomes the start, so the text is kept even when its times are not. A time that reads as a number
+    /// but is unusable (`TranscriptTime.isUsable`) is treated as missing and counted in `unusableTimes`.
+    static func segment(from value: TranscriptJSONValue, previousEnd: Double?, unusableTimes: inout Int) -> Segment? {
         guard case .object(let members) = value else { return nil }
         var start: TranscriptJSONValue?
         var end: TranscriptJSONValue?
@@ -138,8 +152,8 @@ enum SegmentDecoding {
             else if textKeys.contains(k) { text = m.value }
         }
         guard let textValue = text, let content = string(textValue) else { return nil }
-        let s = start.flatMap(seconds) ?? previousEnd ?? 0
-        let e = end.flatMap(seconds) ?? s
+        let s = start.flatMap { usableSeconds($0, unusable: &unusableTimes) } ?? previousEnd ?? 0
+        let e = end.flatMap { usableSeconds($0, unusable: &unusableTimes) } ?? s
         return Segment(start: s, end: e, speaker: speaker.flatMap(speakerNumber), text: content)
     }
 
@@ -153,12 +167,23 @@ enum SegmentDecoding {
     }
 
     /// Seconds from a number or a string: `"1.5"`, `"1,5"`, `"62.5s"`, `"01:02.5"`, `"00:01:02.5"`, `"00:01:02,500"`.
+    /// The value may be unusable (see `TranscriptTime`); `usableSeconds` checks.
     static func seconds(_ v: TranscriptJSONValue) -> Double? {
         switch v {
-        case .number(let d, _): return d.isFinite ? d : nil
+        case .number(let d, _): return d
         case .string(let s): return seconds(fromText: s)
         default: return nil
         }
+    }
+
+    /// `seconds(v)` when it is usable; an unusable number adds one to `unusable` and gives `nil`.
+    static func usableSeconds(_ v: TranscriptJSONValue, unusable: inout Int) -> Double? {
+        guard let d = seconds(v) else { return nil }
+        guard TranscriptTime.isUsable(d) else {
+            unusable += 1
+            return nil
+        }
+        return d
     }
 
     static func seconds(fromText raw: String) -> Double? {
@@ -172,8 +197,9 @@ enum SegmentDecoding {
             let isLast = k == parts.count - 1
             // Only the seconds part may have a fraction (decimal point or comma, as in SRT).
             let text = String(part.map { isLast && $0 == "," ? "." : $0 })
+            // A number too large for a double reads as infinity here; the caller counts it as unusable.
             guard !text.isEmpty, text.allSatisfy({ "0123456789.-+eE".contains($0) }),
-                  let x = Double(text), x.isFinite else { return nil }
+                  let x = Double(text), !x.isNaN else { return nil }
             if parts.count > 1, x < 0 || (!isLast && x != x.rounded()) { return nil }
             total = total * 60 + x
         }

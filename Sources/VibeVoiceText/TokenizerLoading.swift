@@ -59,7 +59,7 @@ struct TokenizerDefinition {
         }
         let data: Data
         do {
-            data = try Data(contentsOf: fileURL, options: .mappedIfSafe)
+            data = try FileContents.read(fileURL, mapped: true)
         } catch {
             throw TokenizerError.unreadable(path: path, reason: error.localizedDescription)
         }

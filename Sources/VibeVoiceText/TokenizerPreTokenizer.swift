@@ -1,7 +1,8 @@
 /// Splits normalised text into the pieces BPE runs on. The split regexes of byte-level tokenizers are
 /// implemented by hand as scanners over Unicode scalars (a regex engine is far slower), following the
 /// leftmost-first alternation and backtracking of the regex exactly. `\p{L}` and `\p{N}` are the Unicode
-/// general categories L* and N*; `\s` is the Unicode White_Space property (as in Oniguruma and Rust's regex).
+/// general categories L* and N* of Unicode 16.0.0 (`TokenizerUnicodeTables`, the version of Oniguruma in
+/// Hugging Face `tokenizers`); `\s` is the Unicode White_Space property (as in Oniguruma and Rust's regex).
 struct PieceSplitter: Sendable {
     enum Pattern: Sendable, Equatable {
         /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,maxDigits}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
@@ -41,21 +42,29 @@ struct PieceSplitter: Sendable {
         Unicode.Scalar(UInt32(v)).map(classify) ?? 0
     }
 
+    /// Letters and numbers come from `TokenizerUnicodeTables` (Unicode 16.0.0, the reference's regex engine),
+    /// not from the standard library's newer Unicode; `\s` is White_Space, unchanged since Unicode 6.3.
     static func classify(_ s: Unicode.Scalar) -> UInt8 {
         var c: UInt8 = 0
-        let p = s.properties
-        switch p.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
+        if inRanges(s.value, TokenizerUnicodeTables.letterRanges) {
             c |= letter
-        case .decimalNumber, .letterNumber, .otherNumber:
+        } else if inRanges(s.value, TokenizerUnicodeTables.numberRanges) {
             c |= number
-        default:
-            break
         }
-        if p.isWhitespace { c |= space }
+        if s.properties.isWhitespace { c |= space }
         if s == "\r" || s == "\n" { c |= newline }
         if s == " " { c |= asciiSpace }
         return c
+    }
+
+    /// Whether `v` lies in one of the inclusive (first, last) pairs of `ranges` (sorted): binary search.
+    static func inRanges(_ v: UInt32, _ ranges: [UInt32]) -> Bool {
+        var lo = 0, hi = ranges.count / 2
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if v < ranges[2 * mid] { hi = mid } else if v > ranges[2 * mid + 1] { lo = mid + 1 } else { return true }
+        }
+        return false
     }
 
     @inline(__always)

@@ -21,9 +21,12 @@ public struct Transcript: Sendable, Equatable, Codable {
     public var tokenLogprobs: [Double]?
     /// The sampling temperature the transcript was generated at, when known (0 = greedy).
     public var temperature: Double?
+    /// Things the user should know about this transcript (unusable times that were replaced, audio that
+    /// decoded only in part), one sentence each; empty when there is nothing to say.
+    public var warnings: [String]
 
     public init(segments: [Segment], rawText: String = "", isTruncated: Bool = false, plainText: String? = nil,
-                duration: Double? = nil, tokens: [Int]? = nil, promptTokens: Int? = nil) {
+                duration: Double? = nil, tokens: [Int]? = nil, promptTokens: Int? = nil, warnings: [String] = []) {
         self.segments = segments
         self.rawText = rawText
         self.isTruncated = isTruncated
@@ -31,6 +34,7 @@ public struct Transcript: Sendable, Equatable, Codable {
         self.duration = duration
         self.tokens = tokens
         self.promptTokens = promptTokens
+        self.warnings = warnings
     }
 
     /// Transcription only: the segments' texts joined by one space and trimmed (as transformers'

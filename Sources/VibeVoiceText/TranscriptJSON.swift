@@ -29,6 +29,8 @@ enum TranscriptJSONScan: Sendable, Equatable {
     case needMore(inString: Bool)
     /// The text cannot be JSON at byte offset `at`.
     case invalid(at: Int)
+    /// The value at byte offset `at` is nested deeper than `TranscriptJSONScanner.maxDepth`.
+    case tooDeep(at: Int)
 }
 
 /// A forgiving JSON reader over UTF-8 bytes, written for model output rather than machine-written JSON:
@@ -37,7 +39,7 @@ enum TranscriptJSONScan: Sendable, Equatable {
 ///
 /// Tolerated beyond strict JSON: missing, doubled, leading and trailing commas; raw control characters and
 /// unknown escapes in strings (the backslash is dropped); lone surrogate escapes (become U+FFFD); invalid
-/// UTF-8 (repaired with U+FFFD). Nesting deeper than `maxDepth` is `invalid`, never a stack overflow.
+/// UTF-8 (repaired with U+FFFD). Nesting deeper than `maxDepth` is `tooDeep`, never a stack overflow.
 struct TranscriptJSONScanner {
     static let maxDepth = 256
 
@@ -67,7 +69,7 @@ struct TranscriptJSONScanner {
         var i = start
         skipSpace(&i)
         guard i < end else { return .needMore(inString: false) }
-        guard depth < Self.maxDepth else { return .invalid(at: i) }
+        guard depth < Self.maxDepth else { return .tooDeep(at: i) }
         switch bytes[i] {
         case UInt8(ascii: "{"): return object(at: i, depth: depth)
         case UInt8(ascii: "["): return array(at: i, depth: depth)
@@ -166,7 +168,9 @@ struct TranscriptJSONScanner {
         // A number that touches the end of the text may still grow.
         guard i < end else { return .needMore(inString: false) }
         let text = String(decoding: bytes[start..<i], as: UTF8.self)
-        guard let d = Double(text), d.isFinite else { return .invalid(at: start) }
+        // Too large for a double (`1e400`, 400 digits) reads as ±infinity: still a number, which the segment
+        // reader then refuses as a time (`TranscriptTime`) without losing the rest of the element.
+        guard let d = Double(text) else { return .invalid(at: start) }
         return .value(.number(d, text: text), end: i)
     }
 

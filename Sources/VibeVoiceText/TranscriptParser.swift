@@ -27,8 +27,14 @@ public enum TranscriptParser {
         } else {
             plainText = cleaned
         }
+        var warnings: [String] = []
+        if walk.unusableTimes > 0 { warnings.append(TranscriptTime.replacedWarning(walk.unusableTimes)) }
+        if let at = walk.scanner.firstTooDeep {
+            warnings.append("the text nests deeper than \(TranscriptJSONScanner.maxDepth) levels at byte \(at); "
+                                + "that list element was skipped")
+        }
         return Transcript(segments: walk.segments.map(\.segment), rawText: raw, isTruncated: truncated,
-                          plainText: plainText)
+                          plainText: plainText, warnings: warnings)
     }
 
     /// The output text without its frame: leading `<|im_start|>`, `assistant`, an opening code fence and
@@ -71,15 +77,18 @@ public enum TranscriptParser {
         var range: Range<Int>
     }
 
-    static func walkList(_ bytes: [UInt8], _ range: Range<Int>) -> (segments: [Located], scanner: SegmentListScanner) {
+    static func walkList(_ bytes: [UInt8], _ range: Range<Int>)
+        -> (segments: [Located], scanner: SegmentListScanner, unusableTimes: Int) {
         var scanner = SegmentListScanner(start: range.lowerBound)
         var out: [Located] = []
+        var unusable = 0
         for element in scanner.advance(bytes, end: range.upperBound) {
-            if let s = SegmentDecoding.segment(from: element.value, previousEnd: out.last?.segment.end) {
+            if let s = SegmentDecoding.segment(from: element.value, previousEnd: out.last?.segment.end,
+                                               unusableTimes: &unusable) {
                 out.append(Located(segment: s, range: element.range))
             }
         }
-        return (out, scanner)
+        return (out, scanner, unusable)
     }
 
     static func isEmptyList(_ bytes: ArraySlice<UInt8>) -> Bool {
@@ -136,6 +145,8 @@ public struct IncrementalSegmentParser: Sendable {
     private var scanner = SegmentListScanner()
     /// Every segment completed so far.
     public private(set) var segments: [Segment] = []
+    /// Unusable times met so far (see `TranscriptTime`).
+    private var unusableTimes = 0
 
     public init() {}
 
@@ -150,7 +161,8 @@ public struct IncrementalSegmentParser: Sendable {
         buffer.append(contentsOf: bytes)
         var completed: [Segment] = []
         for element in scanner.advance(buffer, end: buffer.count) {
-            if let s = SegmentDecoding.segment(from: element.value, previousEnd: segments.last?.end) {
+            if let s = SegmentDecoding.segment(from: element.value, previousEnd: segments.last?.end,
+                                               unusableTimes: &unusableTimes) {
                 segments.append(s)
                 completed.append(s)
             }

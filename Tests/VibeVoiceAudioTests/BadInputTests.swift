@@ -103,19 +103,27 @@ final class BadInputTests: XCTestCase {
         }
     }
 
-    /// Decision: a header that promises more sample data than the file holds is decoded as far
-    /// as the data goes (the usual shape of an interrupted download or recording).
-    func testHeaderClaimingMoreDataThanExistsDecodesWhatExists() throws {
+    /// Decision: a header that promises more sample data than the file holds (an interrupted download or
+    /// recording) is an error, unless `allowPartial` keeps what is there and says so; a streaming
+    /// writer's placeholder length (0x7FFF0000 bytes and up) is no promise and decodes whole.
+    func testHeaderClaimingMoreDataThanExistsIsRefusedOrKeptWithAWarning() throws {
         let source = try wav16(frames: 4_800, rate: 16_000)
         // The file stops halfway through the sample data.
         let truncated = try patched(source, name: "truncated.wav") { $0 = $0.prefix(44 + 2 * 2_000 + 1) }
-        let partial = try AudioLoader.load(contentsOf: truncated)
+        expectError(truncated) { error in
+            guard case .incomplete(_, let detail) = error else { return false }
+            return detail == "the header declares 9600 bytes of sample data, the file holds 4001"
+        }
+        let partial = try AudioLoader.load(contentsOf: truncated, allowPartial: true)
         XCTAssertEqual(partial.sourceFrames, 2_000)
         XCTAssertEqual(partial.samples.count, 3_000)
+        XCTAssertEqual(partial.warnings.count, 1)
+        XCTAssertTrue(partial.warnings[0].contains("only the 0.12 s that decoded"), partial.warnings[0])
         // The data chunk claims 2 GB but holds 4 800 frames.
         let bigClaim = try patched(source, name: "bigclaim.wav") { self.setLE32(&$0, at: 40, 0x7FFF_FFF0) }
         let whole = try AudioLoader.load(contentsOf: bigClaim)
         XCTAssertEqual(whole.sourceFrames, 4_800)
+        XCTAssertEqual(whole.warnings, [])
         XCTAssertEqual(whole.samples, try AudioLoader.load(contentsOf: source).samples)
     }
 

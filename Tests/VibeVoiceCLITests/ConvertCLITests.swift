@@ -16,7 +16,7 @@ final class ConvertCLITests: XCTestCase {
                      "meeting.json", "meeting_verbose.json"]
         for name in names {
             let text = try String(contentsOf: fixture(name), encoding: .utf8)
-            let transcript = TranscriptReader.read(text)
+            let transcript = try TranscriptReader.read(text)
             for format in OutputFormat.allCases {
                 let r = try CLIRunner.run(["convert", fixture(name).path, "--to", format.rawValue])
                 XCTAssertEqual(r.status, 0, "\(name) → \(format): \(r.stderr)")

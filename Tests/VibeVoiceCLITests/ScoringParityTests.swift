@@ -89,12 +89,12 @@ final class ScoringParityTests: XCTestCase {
         let body = try XCTUnwrap(try Self.scoring()["body"] as? String)
         for name in ["meeting_raw.txt", "meeting.json", "meeting_verbose.json"] {
             let text = try String(contentsOf: Self.conversations.appendingPathComponent(name), encoding: .utf8)
-            XCTAssertEqual(ModelOutputFormat.body(ofTranscriptFile: text), body, name)
+            XCTAssertEqual(try ModelOutputFormat.body(ofTranscriptFile: text), body, name)
         }
         // a raw output is kept as written (its own number spellings), only its frame removed
-        XCTAssertEqual(ModelOutputFormat.body(ofTranscriptFile: "<|im_start|>assistant\n[{\"Start\":0.0,\"Content\":\"x\"}]<|im_end|>\n<|endoftext|>"),
+        XCTAssertEqual(try ModelOutputFormat.body(ofTranscriptFile: "<|im_start|>assistant\n[{\"Start\":0.0,\"Content\":\"x\"}]<|im_end|>\n<|endoftext|>"),
                        "[{\"Start\":0.0,\"Content\":\"x\"}]")
-        XCTAssertEqual(ModelOutputFormat.body(ofTranscriptFile: "just words\n"), "just words")
+        XCTAssertEqual(try ModelOutputFormat.body(ofTranscriptFile: "just words\n"), "just words")
         XCTAssertEqual(ModelOutputFormat.render([Segment(start: 12.345, end: 20, speaker: nil, text: "é \"q\"")]),
                        "[{\"Start\":12.35,\"End\":20,\"Content\":\"é \\\"q\\\"\"}]")
     }

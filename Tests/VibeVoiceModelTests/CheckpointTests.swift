@@ -258,6 +258,8 @@ final class CheckpointTests: TemporaryDirectoryTestCase {
         let indexURL = tempDir.appendingPathComponent(Checkpoint.indexFileName)
         let cases = [
             #"{"weight_map": {"a": "model-00001-of-00002.safetensors",}"#: "invalid JSON",
+            // Fuzzing finding (FuzzShardIndex): an empty index leaked Foundation's read buffer.
+            "": "invalid JSON",
             #"[]"#: "not an object",
             #"{"metadata": {}}"#: "'weight_map' is missing",
             #"{"weight_map": {}}"#: "'weight_map' is empty",

@@ -48,7 +48,7 @@ final class RenderTests: XCTestCase {
         for format in [OutputFormat.json, .verboseJSON] {
             let out = TranscriptRenderer.render(Self.two, as: format)
             XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(out.utf8)), "\(format)")
-            XCTAssertEqual(TranscriptReader.read(out).segments, Self.two.segments, "\(format)")
+            XCTAssertEqual(try TranscriptReader.read(out).segments, Self.two.segments, "\(format)")
         }
     }
 
@@ -109,7 +109,7 @@ final class RenderTests: XCTestCase {
 
         """)
         // Read back: letters become speaker numbers again.
-        XCTAssertEqual(TranscriptReader.read(TranscriptRenderer.render(t, as: .diarizedJSON)).segments.map(\.speaker), [0, 1, nil])
+        XCTAssertEqual(try TranscriptReader.read(TranscriptRenderer.render(t, as: .diarizedJSON)).segments.map(\.speaker), [0, 1, nil])
     }
 
     func testSpeakerLabelsAndNonSpeechTags() {
@@ -180,9 +180,9 @@ final class RenderTests: XCTestCase {
         SPEAKER meeting_1 1 5.860 3.240 <NA> <NA> speaker_1 <NA> <NA>
 
         """)
-        let unknown = Transcript(segments: [Segment(start: 3, end: 2, speaker: nil, text: "x")])
+        let unknown = Transcript(segments: [Segment(start: 3, end: 3.5, speaker: nil, text: "x")])
         XCTAssertEqual(TranscriptRenderer.render(unknown, as: .rttm),
-                       "SPEAKER audio 1 3.000 0.000 <NA> <NA> speaker_unknown <NA> <NA>\n")
+                       "SPEAKER audio 1 3.000 0.500 <NA> <NA> speaker_unknown <NA> <NA>\n")
         for line in TranscriptRenderer.render(Self.two, as: .rttm).split(separator: "\n") {
             XCTAssertEqual(line.split(separator: " ").count, 10)
         }
@@ -251,19 +251,21 @@ final class RenderTests: XCTestCase {
         [Speaker 0] all negative
 
         4
-        00:00:00,000 --> 00:00:00,000
+        00:00:00,000 --> 277777:46:40,000
         [Speaker 0] not finite
 
 
         """)
+        // Zero-length and reversed turns hold no speech: RTTM writes only the turns of positive length.
         XCTAssertEqual(TranscriptRenderer.render(t, as: .rttm), """
         SPEAKER audio 1 0.000 0.500 <NA> <NA> speaker_0 <NA> <NA>
-        SPEAKER audio 1 10.000 0.000 <NA> <NA> speaker_0 <NA> <NA>
-        SPEAKER audio 1 0.000 0.000 <NA> <NA> speaker_0 <NA> <NA>
-        SPEAKER audio 1 0.000 0.000 <NA> <NA> speaker_0 <NA> <NA>
+        SPEAKER audio 1 0.000 1000000000.000 <NA> <NA> speaker_0 <NA> <NA>
 
         """)
-        XCTAssertTrue(TranscriptRenderer.render(t, as: .json).contains("\"start\": null, \"end\": null"))
+        XCTAssertTrue(TranscriptRenderer.render(t, as: .json).contains(
+            #"{"start": 0.0, "end": 0.5, "speaker": 0, "text": "early"}"#))
+        XCTAssertTrue(TranscriptRenderer.render(t, as: .json).contains(
+            #"{"start": 0.0, "end": 1000000000.0, "speaker": 0, "text": "not finite"}"#))
     }
 
     func testMillisecondRounding() {
