@@ -214,8 +214,11 @@ extension Benchmark {
 
         let prompt = syntheticPrompt(config: model.config, audioFrames: audio.frames)
         log("prefill of \(prompt.count) tokens and \(decodeTokens) decode steps ...")
-        let result = try model.generate(promptIDs: prompt, audio: audio,
-                                        options: GenerationOptions(maxNewTokens: decodeTokens + 1, stopTokenIDs: []))
+        // One token per step: the plain decode cost (speculative drafts would mix in multi-row steps).
+        var options = GenerationOptions(maxNewTokens: decodeTokens + 1, stopTokenIDs: [])
+        options.maxDraftTokens = 0
+        options.recordLogProbs = false
+        let result = try model.generate(promptIDs: prompt, audio: audio, options: options)
         return Report(weights: weights?.userName ?? "stored", threads: ComputeThreads.count, bandwidth: bandwidth,
                       matvecBandwidth: streamRate, sgemm: sgemm, loadSeconds: loadSeconds, audioSeconds: audioSeconds,
                       encodeSeconds: encodeSeconds, encodeFLOPs: encodeFLOPs, promptTokens: prompt.count,

@@ -39,6 +39,11 @@ public struct TranscriptionOptions: Sendable {
     /// Polled between stages, between windows and after every generated token: once it returns true the
     /// request stops with `TranscriberError.cancelled` (a server uses it for disconnects and timeouts).
     public var isCancelled: (@Sendable () -> Bool)?
+    /// Exact speculative decoding for greedy decoding: drafts from the transcript's structure and from text
+    /// seen before, verified several tokens per step; the output is identical with it off.
+    public var speculative = true
+    /// Longest draft per step (up to `maxDraftTokens + 1` rows per forward).
+    public var maxDraftTokens = 7
 
     public init(context: String? = nil, maxNewTokens: Int? = nil) {
         self.context = context
@@ -79,6 +84,9 @@ public struct TranscriptionResult: Sendable {
     public var loopRecoveries: Int = 0
     /// Windows the audio was split into (1 = one pass).
     public var windows: Int = 1
+    /// Decode forward steps taken, and drafted tokens accepted (speculative decoding).
+    public var decodeSteps = 0
+    public var acceptedDraftTokens = 0
 }
 
 /// Errors of the pipeline itself (the stages raise their own typed errors).
@@ -146,40 +154,31 @@ public final class Transcriber: Sendable {
     /// Audio longer than `maxSinglePassSeconds` is split into windows at quiet points.
     public func transcribe(samples raw: [Float], options: TranscriptionOptions = .init(),
                            onEvent: @escaping @Sendable (TranscriptionEvent) -> Void = { _ in }) throws -> TranscriptionResult {
-        let windows = Self.windowBounds(samples: raw, maxWindow: Int(options.maxSinglePassSeconds * 24000))
-        if windows.count == 1 {
-            return try transcribeWindow(raw, options: options, offset: 0, onEvent: onEvent)
+        let job = try InputJob(transcriber: self, samples: raw, options: options, onEvent: onEvent)
+        let stepper = BatchDecoder(decoder: model.decoder)
+        while job.result == nil {
+            if let s = job.stream { stepper.step([s]) }
+            try job.advance()
         }
-        var merged = Transcript(segments: [])
-        var total = TranscriptionResult(transcript: merged, audioSeconds: Double(raw.count) / 24000,
-                                        stopReason: .stopToken, timings: [:], windows: windows.count)
-        var tokens: [Int] = []
-        var logprobs: [Double]? = []
-        var promptTokens = 0
-        var rawParts: [String] = []
-        for (k, w) in windows.enumerated() {
-            try Self.checkCancelled(options)
-            let start = Double(w.lowerBound) / 24000
-            onEvent(.window(index: k + 1, count: windows.count, start: start, end: Double(w.upperBound) / 24000))
-            let r = try transcribeWindow(Array(raw[w]), options: options, offset: start, onEvent: onEvent)
-            merged.segments += r.transcript.segments
-            merged.isTruncated = merged.isTruncated || r.transcript.isTruncated
-            if let p = r.transcript.plainText { rawParts.append(p) }
-            tokens += r.transcript.tokens ?? []
-            if let l = r.transcript.tokenLogprobs, logprobs != nil { logprobs! += l } else { logprobs = nil }
-            promptTokens += r.transcript.promptTokens ?? 0
-            for (stage, t) in r.timings { total.timings[stage, default: 0] += t }
-            total.loopRecoveries += r.loopRecoveries
-            if r.stopReason != .stopToken { total.stopReason = r.stopReason }
+        return job.result!
+    }
+
+    /// Generation settings for a request: stop tokens, sampling, and exact speculative decoding with drafts
+    /// from the transcript's own structure (greedy only; `options.speculative`).
+    func generationOptions(_ options: TranscriptionOptions, budget: Int) -> GenerationOptions {
+        var stops: Set<Int> = []
+        if let eot = tokenizer.id(forToken: "<|endoftext|>") { stops.insert(eot) }
+        if options.stopAtImEnd, let imEnd = tokenizer.id(forToken: "<|im_end|>") { stops.insert(imEnd) }
+        var g = GenerationOptions(maxNewTokens: budget, stopTokenIDs: stops, temperature: options.temperature,
+                                  topP: options.topP, repetitionPenalty: options.repetitionPenalty, seed: options.seed)
+        if options.speculative && options.temperature <= 0 {
+            let tokenizer = self.tokenizer
+            g.maxDraftTokens = options.maxDraftTokens
+            g.drafter = { TranscriptDrafter(tokenizer: tokenizer) }
+        } else {
+            g.maxDraftTokens = 0
         }
-        merged.rawText = rawParts.joined(separator: "\n")
-        merged.duration = total.audioSeconds
-        merged.tokens = tokens
-        merged.tokenLogprobs = logprobs
-        merged.promptTokens = promptTokens
-        merged.temperature = Double(options.temperature)
-        total.transcript = merged
-        return total
+        return g
     }
 
     /// Splits `sampleCount` samples into windows of at most `maxWindow` samples, cutting each at
@@ -207,126 +206,6 @@ public final class Transcriber: Sendable {
         }
         bounds.append(start..<sampleCount)
         return bounds
-    }
-
-    /// One pass of the model over one window; segment times are shifted by `offset` seconds.
-    func transcribeWindow(_ raw: [Float], options: TranscriptionOptions, offset: Double,
-                          onEvent: @escaping @Sendable (TranscriptionEvent) -> Void) throws -> TranscriptionResult {
-        var samples = raw
-        LoudnessNormalizer.normalize(&samples)
-        let duration = Double(raw.count) / 24000
-        var timings: [TranscriptionStage: Double] = [:]
-
-        try Self.checkCancelled(options)
-        onEvent(.stageStarted(.encode))
-        var t = Date()
-        let features = try model.encodeAudio(samples, noiseSeed: options.acousticNoiseSeed) { p in
-            if case let .encoding(done, total) = p { onEvent(.encoding(doneSamples: done, totalSamples: total)) }
-        }
-        timings[.encode] = Date().timeIntervalSince(t)
-        if options.releaseEncoderWeights { model.releaseEncoderWeightPages() }
-        onEvent(.stageFinished(.encode, seconds: timings[.encode]!))
-
-        let prompt: [Int]
-        if let custom = options.prompt {
-            let request = Conversation([.user([.audio(.samples(raw.count)), .text(custom)])])
-            prompt = try ConversationRenderer(promptBuilder: promptBuilder).ids(for: request, template: .reference)
-        } else {
-            prompt = promptBuilder.promptIDs(rawSampleCount: raw.count, context: options.context)
-        }
-        let budget = options.maxNewTokens ?? TranscriptionOptions.defaultMaxNewTokens(audioSeconds: duration)
-        var stops: Set<Int> = []
-        if let eot = tokenizer.id(forToken: "<|endoftext|>") { stops.insert(eot) }
-        if options.stopAtImEnd, let imEnd = tokenizer.id(forToken: "<|im_end|>") { stops.insert(imEnd) }
-        var genOptions = GenerationOptions(maxNewTokens: budget, stopTokenIDs: stops,
-                                           temperature: options.temperature, topP: options.topP,
-                                           repetitionPenalty: options.repetitionPenalty, seed: options.seed)
-
-        try Self.checkCancelled(options)
-        onEvent(.stageStarted(.prefill))
-        t = Date()
-        let session = try GenerationSession(model: model, promptIDs: prompt, audio: features,
-                                            audioTokenID: promptBuilder.audioTokenID, options: genOptions) { p in
-            if case let .prefill(done, total) = p { onEvent(.prefill(doneTokens: done, totalTokens: total)) }
-        }
-        timings[.prefill] = session.prefillSeconds
-        onEvent(.stageFinished(.prefill, seconds: session.prefillSeconds))
-
-        try Self.checkCancelled(options)
-        onEvent(.stageStarted(.decode))
-        let tokenizer = self.tokenizer
-        let detector = RepetitionDetector()
-        var prefix: [Int] = []          // ids kept from an earlier attempt (assistant header included)
-        var generated: [Int] = []
-        var recoveries = 0
-        var result: GenerationResult
-        var decodeSeconds = 0.0
-        while true {
-            var streamer = IncrementalSegmentParser()
-            var text = tokenizer.decode(prefix, skipSpecialTokens: true)
-            _ = streamer.append(text)
-            var textDecoder = TokenStreamDecoder(tokenizer: tokenizer, skipSpecialTokens: true)
-            var looped = false
-            var count = prefix.count
-            genOptions.maxNewTokens = max(1, budget - prefix.count)
-            result = session.generate(prefix: prefix, options: genOptions) { id in
-                if options.isCancelled?() == true { return false }
-                count += 1
-                onEvent(.token(id: id, generated: count, budget: budget))
-                // Only the tail matters to the loop detector; keep it short.
-                text += textDecoder.append(id)
-                if text.utf8.count > 4096 { text = String(text.unicodeScalars.suffix(1024)) }
-                for segment in streamer.appendUTF8(tokenizer.decodeBytes([id], skipSpecialTokens: true)) {
-                    onEvent(.segment(segment.shifted(by: offset)))
-                }
-                if options.loopRecovery && recoveries < options.maxLoopRecoveries && detector.isLooping(text) {
-                    looped = true
-                    return false
-                }
-                return true
-            }
-            decodeSeconds += result.decodeSeconds
-            try Self.checkCancelled(options)
-            generated = prefix + result.tokens
-            guard looped else { break }
-            // Cut back to the last complete segment and resume, sampling gently.
-            recoveries += 1
-            let rawSoFar = tokenizer.decode(generated, skipSpecialTokens: true)
-            let kept = TranscriptParser.completeSegmentPrefix(rawSoFar) ?? ""
-            let body = Self.stripAssistantHeader(kept)
-            prefix = promptBuilder.assistantPrefixIDs(body.isEmpty ? "" : body)
-            genOptions.temperature = options.recoveryTemperature
-            genOptions.topP = 0.95
-            genOptions.seed = options.seed &+ UInt64(recoveries)
-            onEvent(.loopRecovered(attempt: recoveries, keptSegments: TranscriptParser.parse(kept).segments.count))
-        }
-        timings[.decode] = decodeSeconds
-        onEvent(.stageFinished(.decode, seconds: decodeSeconds))
-
-        let rawText = tokenizer.decode(generated, skipSpecialTokens: true)
-        var transcript = TranscriptParser.parse(rawText)
-        // avg_logprob of each segment, from the final attempt's tokens (a resumed prefix is teacher-forced,
-        // so its tokens have their log-probabilities too).
-        let logProbs = result.prefixLogProbs + result.logProbs
-        if let owners = SegmentLogProbs.owners(tokens: generated, tokenizer: tokenizer),
-           owners.count == transcript.segments.count {
-            for (i, idx) in owners.enumerated() where !idx.isEmpty {
-                transcript.segments[i].tokens = idx.map { generated[$0] }
-                if logProbs.count == generated.count {
-                    transcript.segments[i].avgLogprob = idx.reduce(0) { $0 + logProbs[$1] } / Double(idx.count)
-                }
-            }
-        }
-        transcript.segments = transcript.segments.map { $0.shifted(by: offset) }
-        transcript.duration = duration
-        transcript.tokens = generated
-        transcript.tokenLogprobs = logProbs.count == generated.count ? logProbs : nil
-        transcript.promptTokens = prompt.count
-        transcript.temperature = Double(options.temperature)
-        var out = TranscriptionResult(transcript: transcript, audioSeconds: duration,
-                                      stopReason: result.stopReason, timings: timings)
-        out.loopRecoveries = recoveries
-        return out
     }
 
     static func checkCancelled(_ options: TranscriptionOptions) throws {
