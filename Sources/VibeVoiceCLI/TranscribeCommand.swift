@@ -72,6 +72,13 @@ struct TranscribeCommand: ParsableCommand {
                                valueName: "path"))
     var saveAudio: String?
 
+    @Option(help: ArgumentHelp("Decode up to N inputs together, sharing each pass over the weights (continuous batching; every transcript is the same as with 1).",
+                               valueName: "n"))
+    var batch: Int = 1
+
+    @Flag(help: "Do not use exact speculative decoding (drafts from the transcript's structure, verified several tokens per step; the output is the same either way).")
+    var noSpeculative = false
+
     @Flag(help: "Print each segment on standard output as soon as it is complete.")
     var stream = false
 
@@ -97,12 +104,15 @@ struct TranscribeCommand: ParsableCommand {
             throw CLIUsageError("--max-new-tokens must be between 1 and \(Self.maxTokenBudget) (the decoder's context length), got \(n)")
         }
         try CLILimits.checkThreads(threads)
+        if !(1...Self.maxBatch).contains(batch) { throw CLIUsageError("--batch must be between 1 and \(Self.maxBatch), got \(batch)") }
         if let d = maxDuration, !(d > 0 && d.isFinite) { throw CLIUsageError("--max-duration must be a positive number of seconds") }
         if !(maxSinglePass >= 10 && maxSinglePass.isFinite) { throw CLIUsageError("--max-single-pass must be at least 10 seconds") }
     }
 
     /// The largest --max-new-tokens: the released decoder's context (max_position_embeddings).
     static let maxTokenBudget = 131_072
+    /// Most inputs decoded together (each slot holds its own KV cache).
+    static let maxBatch = 16
 
     func run() throws {
         let formats = try outputFormats()
@@ -152,7 +162,12 @@ struct TranscribeCommand: ParsableCommand {
         options.acousticNoiseSeed = acousticNoise ? sampling.seed : nil
         options.maxSinglePassSeconds = maxSinglePass
         options.loopRecovery = !noLoopRecovery
+        options.speculative = !noSpeculative
 
+        if batch > 1 && inputs.count > 1 {
+            return try runBatch(transcriber: transcriber, options: options, formats: formats, display: display,
+                                first: firstSignal, firstError: firstError)
+        }
         var failures: [(String, Error)] = []
         for (i, input) in inputs.enumerated() {
             do {
@@ -182,7 +197,7 @@ struct TranscribeCommand: ParsableCommand {
     }
 
     /// Decodes one input to 24 kHz mono (and writes it to --save-audio when asked).
-    private func decodeAudio(_ input: String, display: ProgressDisplay) throws -> AudioSignal {
+    func decodeAudio(_ input: String, display: ProgressDisplay) throws -> AudioSignal {
         display.handle(.stageStarted(.audio))
         let t0 = Date()
         // Decoder libraries (libmpg123) print notes on standard error themselves; they are shown with
@@ -211,17 +226,24 @@ struct TranscribeCommand: ParsableCommand {
             display.handle(event)
             if case let .segment(s) = event { streamer.emit(s) }
         }
+        try write(result, input: input, audioWarnings: signal.warnings, formats: formats, display: display)
+    }
+
+    /// Warnings, the verbose summary, and the output files (or standard output) of one input.
+    func write(_ result: TranscriptionResult, input: String, audioWarnings: [String], formats: [OutputFormat],
+               display: ProgressDisplay) throws {
         var transcript = result.transcript
-        transcript.warnings = signal.warnings + transcript.warnings
+        transcript.warnings = audioWarnings + transcript.warnings
         if transcript.isTruncated {
             display.warning("\(input): generation reached the token budget (\(transcript.tokens?.count ?? 0) tokens); \(transcript.segments.count) complete segment(s) kept. Raise --max-new-tokens for the rest.")
         }
         for warning in transcript.warnings { display.warning("\(input): \(warning)") }
         if verbose {
             let total = result.timings.values.reduce(0, +)
-            display.message(String(format: "%@: %.1f s of audio in %.1f s (real-time factor %.2f), %d prompt + %d generated tokens, %d window(s), %d loop recover%@",
+            display.message(String(format: "%@: %.1f s of audio in %.1f s (real-time factor %.2f), %d prompt + %d generated tokens in %d decode steps (%d drafted tokens accepted), %d window(s), %d loop recover%@",
                                    input, result.audioSeconds, total, total / max(1e-9, result.audioSeconds),
-                                   transcript.promptTokens ?? 0, transcript.tokens?.count ?? 0, result.windows,
+                                   transcript.promptTokens ?? 0, transcript.tokens?.count ?? 0, result.decodeSteps,
+                                   result.acceptedDraftTokens, result.windows,
                                    result.loopRecoveries, result.loopRecoveries == 1 ? "y" : "ies"))
         }
         let fileID = OutputNaming.fileID(input)
@@ -270,12 +292,17 @@ struct TranscribeCommand: ParsableCommand {
 /// Prints segments on standard output as they complete (`--stream`).
 final class SegmentStreamer: @unchecked Sendable {
     let enabled: Bool
-    init(enabled: Bool) { self.enabled = enabled }
+    /// Written before each line when several inputs stream at once (`--batch`).
+    let label: String?
+    init(enabled: Bool, label: String? = nil) {
+        self.enabled = enabled
+        self.label = label
+    }
 
     func emit(_ s: Segment) {
         guard enabled else { return }
         let speaker = s.speaker.map { "Speaker \($0)" } ?? "Speaker ?"
-        let line = "[\(Self.stamp(s.start)) --> \(Self.stamp(s.end))] \(speaker): \(s.text)\n"
+        let line = (label.map { "\($0): " } ?? "") + "[\(Self.stamp(s.start)) --> \(Self.stamp(s.end))] \(speaker): \(s.text)\n"
         FileHandle.standardOutput.write(Data(line.utf8))
     }
 
