@@ -12,7 +12,8 @@ struct ServeCommand: ParsableCommand {
         abstract: "Serve transcriptions over HTTP with OpenAI's /v1/audio/transcriptions API.",
         discussion: """
         The server listens at once and loads the model in the background (GET /health answers 503 until it is \
-        ready). Requests run one at a time on the model, with --max-queue more admitted; the rest get 429. \
+        ready). Up to --batch requests decode together (continuous batching; each gets the transcript it would \
+        get alone), with --max-queue more admitted; the rest get 429. \
         SIGTERM or SIGINT stops new requests, lets those in flight finish (up to --shutdown-grace seconds), \
         then exits 0. The API key may also come from the environment variable VIBEVOICE_API_KEY.
         """
@@ -60,6 +61,12 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Threads for the kernels and BLAS (default: all cores).", valueName: "n"))
     var threads: Int?
 
+    @Option(help: ArgumentHelp("Quantise a BF16/F16/F32 checkpoint's decoder while loading: q8_0 or q4_0.", valueName: "format"))
+    var weights: String?
+
+    @Option(help: ArgumentHelp("Requests decoded together (each holds a KV cache while it runs).", valueName: "n"))
+    var batch: Int = 1
+
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -68,6 +75,10 @@ struct ServeCommand: ParsableCommand {
         guard maxUploadMb > 0, maxUploadMb <= 4096 else { throw CLIUsageError("--max-upload-mb must be in (0, 4096]") }
         guard maxDuration > 0 else { throw CLIUsageError("--max-duration must be positive") }
         guard maxQueue >= 0, maxQueue <= 10_000 else { throw CLIUsageError("--max-queue must be from 0 to 10000") }
+        guard (1...16).contains(batch) else { throw CLIUsageError("--batch must be from 1 to 16") }
+        if let w = weights, DType(blockFormatName: w) == nil {
+            throw CLIUsageError("--weights must be one of: \(DType.blockFormats.map(\.userName).joined(separator: ", "))")
+        }
         guard requestTimeout > 0 else { throw CLIUsageError("--request-timeout must be positive") }
         guard shutdownGrace >= 0 else { throw CLIUsageError("--shutdown-grace must be 0 or more") }
         if let n = maxNewTokens, n < 1 { throw CLIUsageError("--max-new-tokens must be at least 1") }
@@ -96,13 +107,15 @@ struct ServeCommand: ParsableCommand {
 
         var logger = Logger(label: "vibevoice-asr")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let (model, revision, tokenizer, queue) = (self.model, self.revision, self.tokenizer, maxQueue)
+        let (model, revision, tokenizer, queue, slots) = (self.model, self.revision, self.tokenizer, maxQueue, batch)
+        let format = weights.flatMap { DType(blockFormatName: $0) }
         let server = TranscriptionServer(configuration: config, logger: logger) {
             let display = ProgressDisplay(quiet: false, verbose: false)
             let dir = try ModelLocator.resolve(model, revision: revision, display: display)
             display.clear()
-            let transcriber = try Transcriber(modelDirectory: dir, tokenizerPath: tokenizer.map { URL(fileURLWithPath: $0) })
-            return SerialWorker(transcriber: transcriber, maxQueue: queue)
+            let transcriber = try Transcriber(modelDirectory: dir, tokenizerPath: tokenizer.map { URL(fileURLWithPath: $0) },
+                                              weights: format)
+            return BatchWorker(transcriber: transcriber, slots: slots, maxQueue: queue)
         }
         let host = config.host
         let outcome = BlockingTask.run {

@@ -2,8 +2,8 @@ import Foundation
 import VibeVoiceASR
 
 /// The seam between the HTTP layer and the model: requests take a place (queued or running) before their
-/// upload is read, are submitted into it, and can be cancelled at any time. `SerialWorker` runs one request
-/// at a time; a batch scheduler can take its place behind the same protocol.
+/// upload is read, are submitted into it, and can be cancelled at any time. `BatchWorker` decodes up to
+/// N requests together (the server's engine); `SerialWorker` runs one at a time through any closure (tests).
 public protocol TranscriptionScheduler: AnyObject, Sendable {
     /// Takes one of the bounded places for a request about to be submitted, or returns nil when all are
     /// taken (the server answers 429) or the scheduler is closed.

@@ -19,7 +19,7 @@ public final class TranscriptionServer: Sendable {
     private let running = RunningGroup()
 
     /// `load` runs once, off the concurrency pool, while the server already answers; it typically resolves
-    /// the model (download included), builds a `Transcriber` and wraps it in a `SerialWorker`.
+    /// the model (download included), builds a `Transcriber` and wraps it in a scheduler (`BatchWorker` in `serve`).
     public init(configuration: ServerConfiguration, logger: Logger,
                 load: @escaping @Sendable () throws -> any TranscriptionScheduler) {
         self.configuration = configuration

@@ -103,7 +103,7 @@ final class ServerAPITests: XCTestCase {
         XCTAssertEqual(rttm.text, "", "the tiny random model writes no segment list, so no speaker turns")
     }
 
-    /// 16 requests at once: every one completes, each with the
+    /// 16 requests at once, decoded 4 at a time by the batch worker: every one completes, each with the
     /// reference's ids, which are also what `vibevoice-asr transcribe` gives for the same file.
     func testConcurrentRequestsAllGiveTheReferenceIDs() throws {
         let cli = try ServeBinary.runTranscribe(audio: ServerHarness.audio, model: ServerHarness.modelDir)

@@ -34,13 +34,15 @@ final class ServerHarness: @unchecked Sendable {
         port = p
     }
 
-    /// A server on the tiny bf16 fixture checkpoint (real model, real tokenizer).
-    static func realModel(maxQueue: Int = 8, configure: (inout ServerConfiguration) -> Void = { _ in }) throws -> ServerHarness {
+    /// A server on the tiny bf16 fixture checkpoint (real model, real tokenizer), decoding up to `slots`
+    /// requests together as `serve --batch` does.
+    static func realModel(maxQueue: Int = 8, slots: Int = 4,
+                          configure: (inout ServerConfiguration) -> Void = { _ in }) throws -> ServerHarness {
         let h = try ServerHarness(configure: { c in
             c.maxQueue = maxQueue
             configure(&c)
         }) {
-            SerialWorker(transcriber: try Transcriber(modelDirectory: modelDir), maxQueue: maxQueue)
+            BatchWorker(transcriber: try Transcriber(modelDirectory: modelDir), slots: slots, maxQueue: maxQueue)
         }
         try h.waitUntilReady()
         return h
