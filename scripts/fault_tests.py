@@ -340,18 +340,31 @@ def quantize_faults(binary, work, kills):
     rng = random.Random(17)
     for k in range(kills):
         out = work / f"q8_kill{k}"
+        partial = work / f".q8_kill{k}.partial"
         p = subprocess.Popen([binary, "quantize", "--model", str(MODEL), "--to", "q8_0", "--output", str(out)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        delay = rng.uniform(0.05, 1.0)
+        delay = rng.uniform(0.01, 0.35)      # the tiny model quantises in about 0.3 s
         time.sleep(delay)
         p.send_signal(signal.SIGKILL)
         p.wait()
-        after = listing(out)
-        code, msg = run(binary, ["quantize", "--model", str(MODEL), "--to", "q8_0", "--output", str(out)])
-        ok_load = run(binary, ["transcribe", str(AUDIO), "-m", str(out), "-q", "--max-new-tokens", "2",
-                               "--tokenizer", str(MODEL)])[0] == 0 if code == 0 else False
-        row(f"SIGKILL {delay:.2f} s into quantize, then a rerun", f"rerun exit {code}{': ' + msg if code else ''}",
-            f"after the kill: {after[:200]}", code == 0 and ok_load)
+        after = f"{partial.name}: {listing(partial)}; {out.name}: {listing(out)}"
+        finished = out.exists()
+        loads = lambda: run(binary, ["transcribe", str(AUDIO), "-m", str(out), "-q", "--max-new-tokens", "2",
+                                     "--tokenizer", str(MODEL)])[0] == 0
+        if finished:
+            # The run completed before the kill: the output must be whole, and a rerun refuses to replace it.
+            whole = loads()
+            code, msg = run(binary, ["quantize", "--model", str(MODEL), "--to", "q8_0", "--output", str(out)])
+            row(f"SIGKILL {delay:.2f} s into quantize (it had finished), then a rerun",
+                f"output complete and loadable: {whole}; rerun exit {code}: {msg}", f"{after[:200]}",
+                whole and code == 1 and "already exists" in msg)
+        else:
+            # Killed mid-run: nothing at the output path (only the hidden partial directory); the rerun clears
+            # it and writes a whole checkpoint.
+            code, msg = run(binary, ["quantize", "--model", str(MODEL), "--to", "q8_0", "--output", str(out)])
+            ok = code == 0 and loads() and not partial.exists()
+            row(f"SIGKILL {delay:.2f} s into quantize (before it finished), then a rerun", f"rerun exit {code}{': ' + msg if code else ''}",
+                f"after the kill: {after[:200]}; after the rerun: {'whole' if ok else listing(out)[:120]}", ok)
         shutil.rmtree(out, ignore_errors=True)
 
 

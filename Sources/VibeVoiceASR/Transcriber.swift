@@ -94,6 +94,8 @@ public enum TranscriberError: Error, CustomStringConvertible, Sendable {
     case tokenizerNotFound(modelDirectory: String)
     /// `TranscriptionOptions.isCancelled` said stop.
     case cancelled
+    /// The buffers one window needs could not be allocated (a memory limit).
+    case outOfMemory(audioSeconds: Double, bytes: Int)
 
     public var description: String {
         switch self {
@@ -102,6 +104,9 @@ public enum TranscriberError: Error, CustomStringConvertible, Sendable {
                 "(it uses the Qwen/Qwen2.5-7B tokenizer): pass --tokenizer PATH to a tokenizer.json or a directory holding one"
         case .cancelled:
             return "the transcription was cancelled"
+        case let .outOfMemory(seconds, bytes):
+            return String(format: "not enough memory to transcribe %.0f s of audio in one pass (about %.2f GB of buffers); "
+                              + "raise the memory limit, or use a shorter --max-single-pass", seconds, Double(bytes) / 1e9)
         }
     }
 }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import VibeVoiceModel
 import VibeVoiceText
 
@@ -215,12 +218,31 @@ final class InputJob: @unchecked Sendable {
                     onEvent(.window(index: next + 1, count: windows.count, start: start, end: Double(w.upperBound) / 24000))
                 }
                 next += 1
+                try Self.ensureMemory(forWindow: w.count, transcriber: transcriber, options: options)
                 window = try WindowJob(transcriber: transcriber, raw: windows.count == 1 ? raw : Array(raw[w]),
                                        options: options, offset: start, onEvent: onEvent)
             } else {
                 result = merged()
             }
         }
+    }
+
+    /// Swift traps when an allocation fails; under a memory limit (ulimit -v, a cgroup) the large buffers of a
+    /// window are tried first with malloc, so that their failure is an error, not a crash: the window's copy and
+    /// its normalised copy, the encoders' activations for one chunk, and the KV cache of its prompt and first
+    /// stretch of generation.
+    static func ensureMemory(forWindow samples: Int, transcriber: Transcriber, options: TranscriptionOptions) throws {
+        let config = transcriber.model.config
+        let chunk = min(samples, config.acousticChunkSize)
+        let encoder = 8 * chunk * max(config.acoustic.numFilters, config.semantic.numFilters) * 4
+        let d = config.decoder
+        let tokens = samples / max(1, transcriber.model.hopLength) + 128 + min(1024, options.maxNewTokens ?? 1024)
+        let cache = tokens * d.numLayers * d.numKVHeads * d.headDim * 2 * 4
+        let bytes = 2 * samples * 4 + encoder + cache
+        guard let probe = malloc(bytes) else {
+            throw TranscriberError.outOfMemory(audioSeconds: Double(samples) / 24000, bytes: bytes)
+        }
+        free(probe)
     }
 
     private func merged() -> TranscriptionResult {

@@ -17,7 +17,11 @@ enum CLIErrorReport {
         case let e as CheckpointError: return (2, e.description)
         case let e as TokenizerError: return (2, e.description)
         case let e as PromptBuilderError: return (2, e.description)
-        case let e as TranscriberError: return (2, e.description)
+        case let e as TranscriberError:
+            if case .outOfMemory = e { return (1, e.description) }
+            return (2, e.description)
+        case let e as SafetensorsWriteError: return (1, e.description)
+        case let e as QuantizeError: return (1, e.description)
         case let e as ModelLocatorError: return (2, e.description)
         case let e as HubError: return (2, e.description)
         case ModelRunError.emptyAudio: return (1, ModelRunError.emptyAudio.description)
