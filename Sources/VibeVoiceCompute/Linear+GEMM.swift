@@ -25,10 +25,45 @@ extension Linear {
 
     /// Widens weight rows [row, row+count) to f32, split across threads.
     public func widenRows(_ row: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>) {
+        widenRows(row, count, into: dst, threads: ComputeThreads.count)
+    }
+
+    /// Widens weight rows [row, row+count) to f32 on at most `threads` threads.
+    public func widenRows(_ row: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>, threads: Int) {
         let k = inFeatures
         let w = weight
-        Parallel.forRanges(count, minChunk: 8) { r0, r1 in
+        Parallel.forRanges(count, threads: threads, minChunk: 8) { r0, r1 in
             w.widenRows(row + r0, r1 - r0, into: dst + r0 * k)
+        }
+    }
+
+    /// y = x·Wᵀ without the bias, on `threads` threads of the caller's: the rows are split and each share is one BLAS
+    /// call. Meant for callers that hold BLAS at one thread while they run beside other work (the speech encoders
+    /// side by side). Non-f32 weights are widened one tile of output rows at a time into `scratch`, shared by the
+    /// threads. Rows of `x` are `lda` apart (at least `inFeatures`).
+    public func product(_ x: UnsafePointer<Float>, lda: Int? = nil, rows: Int, into y: UnsafeMutablePointer<Float>,
+                        ldy: Int, threads: Int, scratch: ScratchBuffer) {
+        guard rows > 0 else { return }
+        let k = inFeatures
+        let lda = lda ?? k
+        precondition(lda >= k, "input rows overlap")
+        func run(_ b: UnsafePointer<Float>, _ o0: Int, _ n: Int) {
+            Parallel.forRanges(rows, threads: threads, minChunk: 32) { r0, r1 in
+                BLAS.gemmNT(m: r1 - r0, n: n, k: k, a: x + r0 * lda, lda: lda, b: b, ldb: k, c: y + r0 * ldy + o0, ldc: ldy)
+            }
+        }
+        if weight.dtype == .f32 {
+            run(weight.data.assumingMemoryBound(to: Float.self), 0, outFeatures)
+            return
+        }
+        let tileRows = max(16, min(outFeatures, Linear.tileElements / max(1, k)))
+        let tile = scratch.pointer(tileRows * k)
+        var o0 = 0
+        while o0 < outFeatures {
+            let n = min(tileRows, outFeatures - o0)
+            widenRows(o0, n, into: tile, threads: threads)
+            run(tile, o0, n)
+            o0 += n
         }
     }
 }

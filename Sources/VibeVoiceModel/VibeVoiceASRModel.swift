@@ -136,14 +136,22 @@ public final class VibeVoiceASRModel: Sendable {
 
     /// Encodes loudness-normalised 24 kHz mono samples. The signal is zero-padded to a multiple of
     /// the hop, then both encoders run chunk by chunk (`acousticChunkSize` samples) with streaming
-    /// caches, so memory grows with the chunk, not the file. `noiseSeed` turns on σ-VAE sampling
-    /// of the acoustic latents (off by default: deterministic, like transformers' `sample=False`).
+    /// caches, so memory grows with the chunk, not the file; with two or more threads they run side by side.
+    /// `noiseSeed` turns on σ-VAE sampling of the acoustic latents (off by default: deterministic, like
+    /// transformers' `sample=False`).
     public func encodeAudio(_ samples: [Float], noiseSeed: UInt64? = nil,
                             progress: (@Sendable (ModelProgress) -> Void)? = nil) throws -> AudioFeatures {
         guard !samples.isEmpty else { throw ModelRunError.emptyAudio }
         let hop = hopLength
         let padded = (samples.count + hop - 1) / hop * hop
         let chunk = max(1, config.acousticChunkSize)
+        // With two or more threads the encoders run side by side, each on its share of the threads with BLAS held at
+        // one thread (the products split their rows over the encoder's own threads instead).
+        let threads = ComputeThreads.count
+        let sideBySide = threads >= 2
+        let acousticThreads = max(1, threads / 2)
+        if sideBySide { BLAS.setThreadCount(1) }
+        defer { if sideBySide { BLAS.setThreadCount(threads) } }
         var aState = acousticEncoder.makeState()
         var sState = semanticEncoder.makeState()
         var acoustic: [Float] = []
@@ -161,8 +169,12 @@ public final class VibeVoiceASRModel: Sendable {
                     }
                 }
             }
-            let (a, fa) = acousticEncoder.encodeChunk(piece, state: &aState)
-            let (s, _) = semanticEncoder.encodeChunk(piece, state: &sState)
+            var a: [Float] = [], s: [Float] = [], fa = 0
+            Parallel.both(concurrently: sideBySide, {
+                (a, fa) = acousticEncoder.encodeChunk(piece, state: &aState, threads: sideBySide ? acousticThreads : threads)
+            }, {
+                s = semanticEncoder.encodeChunk(piece, state: &sState, threads: sideBySide ? threads - acousticThreads : threads).latents
+            })
             acoustic.append(contentsOf: a)
             semantic.append(contentsOf: s)
             frames += fa

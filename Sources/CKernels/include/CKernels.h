@@ -46,4 +46,6 @@ void vv_matvec_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const
  * comparisons. */
 void vv_set_force_scalar(int on);
 
+#include "CKernelsFused.h"
+
 #endif
