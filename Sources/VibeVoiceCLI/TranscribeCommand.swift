@@ -49,6 +49,9 @@ struct TranscribeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Threads for the kernels and BLAS (default: all cores).", valueName: "n"))
     var threads: Int?
 
+    @Option(help: KVCacheHelp.text)
+    var kvCache: KVCache.Format = .f32
+
     @Flag(help: "Also stop at <|im_end|> (same transcript, one token sooner) instead of only <|endoftext|>.")
     var stopAtImEnd = false
 
@@ -126,7 +129,7 @@ struct TranscribeCommand: ParsableCommand {
         }
 
         let loadStart = Date()
-        let transcriber = try source.transcriber(display: display)
+        let transcriber = try source.transcriber(display: display, kvCache: kvCache)
         let format = source.weightFormat
         let loadSeconds = Date().timeIntervalSince(loadStart)
         if verbose {

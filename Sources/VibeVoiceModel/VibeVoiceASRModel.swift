@@ -99,24 +99,26 @@ public final class VibeVoiceASRModel: Sendable {
     /// Kept to release the encoders' mapped pages once the audio is encoded (`releaseEncoderWeightPages`).
     private let weights: WeightSource
 
-    public init(weights: WeightSource, config: VibeVoiceConfig) throws {
+    /// `kvCache` sets the element format of the decoder's key/value caches (f32, exact, unless asked).
+    public init(weights: WeightSource, config: VibeVoiceConfig, kvCache: KVCache.Format = .f32) throws {
         self.config = config
         self.weights = weights
         acousticEncoder = try SpeechEncoder(weights: weights, prefix: "acoustic_tokenizer_encoder", config: config.acoustic)
         semanticEncoder = try SpeechEncoder(weights: weights, prefix: "semantic_tokenizer_encoder", config: config.semantic)
         projector = try AudioProjector(weights: weights, acousticDim: config.acoustic.hiddenSize,
                                        semanticDim: config.semantic.hiddenSize, hiddenSize: config.decoder.hiddenSize)
-        decoder = try Qwen2Decoder(weights: weights, config: config.decoder)
+        decoder = try Qwen2Decoder(weights: weights, config: config.decoder, kvCacheFormat: kvCache)
     }
 
     /// Loads a checkpoint directory (either layout, stored or quantised). With `weights` (a block format),
     /// a floating-point checkpoint's decoder matrices and token embedding are quantised while loading.
-    public convenience init(directory: URL, weights: DType? = nil) throws {
+    public convenience init(directory: URL, weights: DType? = nil, kvCache: KVCache.Format = .f32) throws {
         let checkpoint = try Checkpoint(directory: directory)
         if let weights {
-            try self.init(weights: QuantizingWeightSource(checkpoint: checkpoint, format: weights), config: checkpoint.config)
+            try self.init(weights: QuantizingWeightSource(checkpoint: checkpoint, format: weights), config: checkpoint.config,
+                          kvCache: kvCache)
         } else {
-            try self.init(weights: checkpoint, config: checkpoint.config)
+            try self.init(weights: checkpoint, config: checkpoint.config, kvCache: kvCache)
         }
     }
 

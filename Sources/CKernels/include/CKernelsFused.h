@@ -48,4 +48,20 @@ void vv_bias_scale_add_rows(float *x, size_t ldx, const float *y, size_t ldy, si
 /* y[r, i] += bias[i]. */
 void vv_bias_rows(float *y, size_t ldy, size_t rows, size_t n, const float *bias);
 
+/* ---- Causal attention over a key/value cache (attention.c) ----
+ * Keys and values of one key/value head: [positions][hd], f32 or f16 (kv_f16 = 1). For each of `rows` query rows
+ * q[r] (hd values) at position pos[r] (it attends to keys 0...pos[r]):
+ *   out[r] = sum_j softmax_j(scale * q[r] . k_j) v_j,
+ * computed over tiles of VV_ATT_TILE keys with an online softmax (scratch: vv_attention_scratch_floats floats,
+ * bounded whatever the context). rows <= VV_ATT_MAX_ROWS. */
+#define VV_ATT_TILE 128
+#define VV_ATT_MAX_ROWS 256
+size_t vv_attention_scratch_floats(size_t rows, size_t hd);
+void vv_attention_rows(const float *const *q, const size_t *pos, size_t rows, const void *keys, const void *values,
+                       int kv_f16, size_t hd, float scale, float *const *out, float *scratch);
+
+/* f32 -> f16, round to nearest even (F16C's conversion; the scalar path gives the same bits). The way back is
+ * vv_widen_f16. */
+void vv_narrow_f16(const float *src, uint16_t *dst, size_t n);
+
 #endif
