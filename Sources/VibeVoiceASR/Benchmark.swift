@@ -118,6 +118,8 @@ extension Benchmark {
         public var matrixParameters: Int
         public var peakResidentBytes: Int?
         public var kernelsUseSIMD: Bool
+        /// What `prefillDetail` and the long-audio figures add (attention time, exact FLOP count, the cache).
+        public var prefillDetail = PrefillDetail()
 
         public var prefillTokensPerSecond: Double { Double(promptTokens) / prefillSeconds }
         public var decodeSecondsPerToken: Double { decodeSeconds / Double(max(1, decodeTokens)) }
@@ -146,6 +148,7 @@ extension Benchmark {
                 "simd_kernels": kernelsUseSIMD,
             ]
             out["peak_resident_bytes"] = peakResidentBytes ?? NSNull()
+            for (k, v) in prefillDetail.json(report: self) { out[k] = v }
             return out
         }
     }
@@ -155,8 +158,11 @@ extension Benchmark {
     /// decodes `decodeTokens`.
     /// With `encode` false the encoders are skipped and the audio slots get random embeddings of the same
     /// shape (decoder-only figures; the encode keys then report 0).
+    /// `kvCache` picks the cache's element format; `prefillSweep` adds prefills of the 60 s and 300 s prompt shapes
+    /// (513 and 2313 tokens, random audio embeddings) for their ratios to the sgemm rate.
     public static func run(modelDirectory: URL, weights: DType? = nil, audioSeconds: Double, decodeTokens: Int,
-                           encode: Bool = true, log: (String) -> Void) throws -> Report {
+                           encode: Bool = true, kvCache: KVCache.Format = .f32, prefillSweep: Bool = false,
+                           log: (String) -> Void) throws -> Report {
         // Read the config first, so a bad model fails before the seconds of machine measurements.
         _ = try VibeVoiceConfig.load(from: modelDirectory)
         log("measuring memory bandwidth and sgemm rate ...")
@@ -164,7 +170,7 @@ extension Benchmark {
         let sgemm = sgemmRate()
         log("loading \(modelDirectory.path)\(weights.map { " (quantising the decoder to \($0.userName))" } ?? "") ...")
         var t = Date()
-        let model = try VibeVoiceASRModel(directory: modelDirectory, weights: weights)
+        let model = try VibeVoiceASRModel(directory: modelDirectory, weights: weights, kvCache: kvCache)
         let loadSeconds = Date().timeIntervalSince(t)
         let decoderFormat = model.decoder.mainWeightFormat
         let streamRate = matvecBandwidth(dtype: decoderFormat)
@@ -195,14 +201,30 @@ extension Benchmark {
 
         let prompt = syntheticPrompt(config: model.config, audioFrames: audio.frames)
         log("prefill of \(prompt.count) tokens and \(decodeTokens) decode steps ...")
-        let result = try model.generate(promptIDs: prompt, audio: audio,
-                                        options: GenerationOptions(maxNewTokens: decodeTokens + 1, stopTokenIDs: []))
+        let options = GenerationOptions(maxNewTokens: decodeTokens + 1, stopTokenIDs: [])
+        Attention.Timing.reset()
+        let session = try GenerationSession(model: model, promptIDs: prompt, audio: audio, options: options)
+        let attentionSeconds = Attention.Timing.seconds
+        let result = session.generate(options: options)
+        var detail = PrefillDetail(kvCache: kvCache, attentionSeconds: attentionSeconds,
+                                   prefillFLOPs: prefillFLOPs(model.config.decoder, matrixParameters: model.decoder.matrixParameterCount,
+                                                              tokens: prompt.count),
+                                   finalContext: prompt.count + decodeTokens,
+                                   kvCacheBytesPerPosition: kvCacheBytesPerPosition(model.config.decoder, kvCache))
+        detail.points[prompt.count] = result.prefillSeconds
+        if prefillSweep {
+            for tokens in PrefillDetail.sweepLengths where detail.points[tokens] == nil {
+                log("prefill of \(tokens) tokens (random audio embeddings) ...")
+                detail.points[tokens] = try timePrefill(model: model, tokens: tokens, seed: UInt64(tokens))
+            }
+        }
         return Report(weights: weights?.userName ?? "stored", threads: ComputeThreads.count, bandwidth: bandwidth,
                       matvecBandwidth: streamRate, sgemm: sgemm, loadSeconds: loadSeconds, audioSeconds: audioSeconds,
                       encodeSeconds: encodeSeconds, encodeFLOPs: encodeFLOPs, promptTokens: prompt.count,
                       prefillSeconds: result.prefillSeconds, decodeTokens: decodeTokens, decodeSeconds: result.decodeSeconds,
                       weightBytesPerToken: model.decoder.weightBytesPerToken,
                       matrixParameters: model.decoder.matrixParameterCount,
-                      peakResidentBytes: peakResidentBytes(), kernelsUseSIMD: vv_kernels_simd_enabled() != 0)
+                      peakResidentBytes: peakResidentBytes(), kernelsUseSIMD: vv_kernels_simd_enabled() != 0,
+                      prefillDetail: detail)
     }
 }

@@ -15,7 +15,9 @@ struct BenchCommand: ParsableCommand {
         --json one JSON object is printed with stable keys (SI units): weights, threads, bandwidth_gbps, \
         sgemm_gflops, load_s, encode_s_per_audio_s, encode_ratio_to_sgemm, prefill_tokens, prefill_tokens_per_s, \
         prefill_ratio_to_sgemm, decode_s_per_token, decode_bytes_per_token, decode_ratio_to_floor, \
-        peak_resident_bytes, and more.
+        peak_resident_bytes, attention_s, prefill_flop_ratio_to_sgemm, prefill_ratio_to_sgemm_513_tokens and \
+        _2313_tokens (with --prefill-sweep, or from a run of that prompt length), rtf_60s_400_tokens (a 60 s run: \
+        (encode + prefill + 400 x decode) / 60), kv_cache, kv_cache_bytes, and more.
         """
     )
 
@@ -43,6 +45,12 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Skip the speech encoders: the audio slots get random embeddings (decoder-only figures).")
     var noEncode = false
 
+    @Option(help: KVCacheHelp.text)
+    var kvCache: KVCache.Format = .f32
+
+    @Flag(help: "Also prefill the 60 s and 300 s prompt shapes (513 and 2313 tokens, random audio embeddings) for their ratios to the sgemm rate.")
+    var prefillSweep = false
+
     func validate() throws {
         if !(seconds > 0) { throw CLIUsageError("--seconds must be positive") }
         if tokens < 1 { throw CLIUsageError("--tokens must be at least 1") }
@@ -61,7 +69,8 @@ struct BenchCommand: ParsableCommand {
             throw CLIUsageError("--model '\(model)' is not a local checkpoint directory (bench does not download)")
         }
         let r = try Benchmark.run(modelDirectory: URL(fileURLWithPath: model), weights: weights.flatMap { DType(blockFormatName: $0) },
-                                  audioSeconds: seconds, decodeTokens: tokens, encode: !noEncode) {
+                                  audioSeconds: seconds, decodeTokens: tokens, encode: !noEncode, kvCache: kvCache,
+                                  prefillSweep: prefillSweep) {
             FileHandle.standardError.write(Data(($0 + "\n").utf8))
         }
         if json {
@@ -91,6 +100,23 @@ struct BenchCommand: ParsableCommand {
         lines.append(String(format: "decode                  %.3f s/token (floor %.3f s/token streaming %.2f GB at the measured bandwidth, ratio %.2f)",
                             r.decodeSecondsPerToken, r.decodeFloorSecondsPerToken, Double(r.weightBytesPerToken) / gb,
                             r.decodeSecondsPerToken / r.decodeFloorSecondsPerToken))
+        let d = r.prefillDetail
+        lines.append(String(format: "prefill FLOPs           %.3g (matrices, LM head for the last row, causal attention): %.1f GFLOP/s, ratio %.2f to sgemm; attention %.2f s",
+                            d.prefillFLOPs, d.prefillFLOPs / r.prefillSeconds / gb, d.prefillFLOPs / r.prefillSeconds / r.sgemm,
+                            d.attentionSeconds))
+        for n in Benchmark.PrefillDetail.sweepLengths {
+            if let t = d.points[n] {
+                lines.append(String(format: "prefill, %4d tokens     %.2f tok/s (ratio %.2f to the sgemm ceiling)", n, Double(n) / t,
+                                    Double(n) / t / r.prefillCeilingTokensPerSecond))
+            }
+        }
+        if r.audioSeconds == 60, r.encodeSeconds > 0 {
+            let rtf = (r.encodeSeconds + r.prefillSeconds + Double(Benchmark.PrefillDetail.rtfTokens) * r.decodeSecondsPerToken) / 60
+            lines.append(String(format: "real-time factor        %.2f for this 60 s clip with %d generated tokens", rtf,
+                                Benchmark.PrefillDetail.rtfTokens))
+        }
+        lines.append(String(format: "KV cache                %@, %.2f GB at %d positions", d.kvCache.rawValue,
+                            Double(d.kvCacheBytesPerPosition * d.finalContext) / gb, d.finalContext))
         if let peak = r.peakResidentBytes {
             lines.append(String(format: "peak resident memory    %.2f GB", Double(peak) / gb))
         }
