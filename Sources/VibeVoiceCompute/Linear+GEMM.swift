@@ -11,6 +11,10 @@ extension Linear {
                         b: weight.data.assumingMemoryBound(to: Float.self), ldb: k, c: y, ldc: ldy, beta: beta)
             return
         }
+        if weight.dtype == .q8_0 && Linear.int8GEMM {
+            int8GEMM(x, rows: rows, into: y, ldy: ldy, accumulate: accumulate)
+            return
+        }
         let tileRows = max(16, min(outFeatures, Linear.tileElements / max(1, k)))
         let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * k)
         defer { tile.deallocate() }
@@ -64,6 +68,31 @@ extension Linear {
             widenRows(o0, n, into: tile, threads: threads)
             run(tile, o0, n)
             o0 += n
+        }
+    }
+}
+
+extension Linear {
+    /// Opt-in: several rows times a Q8_0 weight use integer multiply-adds (`vv_gemm_q8_0`: activations rounded to
+    /// int16 with one scale per row, the weights as stored) instead of sgemm over dequantised tiles. Changes the
+    /// numerics slightly (activations to 16 bits); off by default. Process-wide.
+    nonisolated(unsafe) public static var int8GEMM = false
+
+    /// y (=, or += with `accumulate`) x·Wᵀ for a Q8_0 weight: the rows quantised once, then the output rows split
+    /// across the threads.
+    func int8GEMM(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
+        let nb = weight.blocksPerRow, k = inFeatures, n = outFeatures, padded = nb * DType.blockLength
+        let qx = UnsafeMutablePointer<Int16>.allocate(capacity: rows * padded)
+        let dx = UnsafeMutablePointer<Float>.allocate(capacity: rows)
+        defer { qx.deallocate(); dx.deallocate() }
+        Parallel.forRanges(rows, minChunk: 16) { r0, r1 in
+            vv_quantize_rows_act_i16(x + r0 * k, r1 - r0, k, qx + r0 * padded, dx + r0)
+        }
+        let qw = weight.data.assumingMemoryBound(to: Int8.self), dw = weight.scales!.assumingMemoryBound(to: UInt16.self)
+        Parallel.forRanges(n, minChunk: 32) { o0, o1 in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: vv_gemm_q8_0_scratch_floats(nb))
+            defer { scratch.deallocate() }
+            vv_gemm_q8_0(qx, dx, rows, qw, dw, nb, o0, o1, y, ldy, accumulate ? 1 : 0, scratch)
         }
     }
 }
