@@ -162,7 +162,7 @@ extension Benchmark {
     /// (513 and 2313 tokens, random audio embeddings) for their ratios to the sgemm rate.
     public static func run(modelDirectory: URL, weights: DType? = nil, audioSeconds: Double, decodeTokens: Int,
                            encode: Bool = true, kvCache: KVCache.Format = .f32, prefillSweep: Bool = false,
-                           log: (String) -> Void) throws -> Report {
+                           int8Prefill: Bool = false, log: (String) -> Void) throws -> Report {
         // Read the config first, so a bad model fails before the seconds of machine measurements.
         _ = try VibeVoiceConfig.load(from: modelDirectory)
         log("measuring memory bandwidth and sgemm rate ...")
@@ -173,6 +173,11 @@ extension Benchmark {
         let model = try VibeVoiceASRModel(directory: modelDirectory, weights: weights, kvCache: kvCache)
         let loadSeconds = Date().timeIntervalSince(t)
         let decoderFormat = model.decoder.mainWeightFormat
+        if int8Prefill {
+            guard decoderFormat == .q8_0 else { throw BenchmarkError.int8PrefillNeedsQ8(decoderFormat.userName) }
+        }
+        Linear.int8GEMM = int8Prefill
+        defer { Linear.int8GEMM = false }
         let streamRate = matvecBandwidth(dtype: decoderFormat)
 
         let n = Int(audioSeconds * 24000)
@@ -206,7 +211,7 @@ extension Benchmark {
         let session = try GenerationSession(model: model, promptIDs: prompt, audio: audio, options: options)
         let attentionSeconds = Attention.Timing.seconds
         let result = session.generate(options: options)
-        var detail = PrefillDetail(kvCache: kvCache, attentionSeconds: attentionSeconds,
+        var detail = PrefillDetail(kvCache: kvCache, int8Prefill: int8Prefill, attentionSeconds: attentionSeconds,
                                    prefillFLOPs: prefillFLOPs(model.config.decoder, matrixParameters: model.decoder.matrixParameterCount,
                                                               tokens: prompt.count),
                                    finalContext: prompt.count + decodeTokens,

@@ -9,6 +9,8 @@ extension Benchmark {
         public static let sweepLengths = [513, 2313]
 
         public var kvCache: KVCache.Format = .f32
+        /// Products of several rows used the integer path (Q8_0 weights, `Linear.int8GEMM`).
+        public var int8Prefill = false
         /// Seconds in attention during the run's prefill.
         public var attentionSeconds = 0.0
         /// FLOPs of the run's prefill (2 per multiply-add): every decoder matrix once per prompt row, the LM head for
@@ -26,6 +28,7 @@ extension Benchmark {
         func json(report r: Report) -> [String: Any] {
             var out: [String: Any] = [
                 "kv_cache": kvCache.rawValue,
+                "int8_prefill": int8Prefill,
                 "kv_cache_bytes": kvCacheBytesPerPosition * finalContext,
                 "decode_context": finalContext,
                 "attention_s": attentionSeconds,
@@ -76,5 +79,17 @@ extension Benchmark {
         let session = try GenerationSession(model: model, promptIDs: prompt, audio: audio,
                                             options: GenerationOptions(maxNewTokens: 1, stopTokenIDs: []))
         return session.prefillSeconds
+    }
+}
+
+/// A bench request the model cannot serve.
+public enum BenchmarkError: Error, CustomStringConvertible, Sendable {
+    case int8PrefillNeedsQ8(String)
+
+    public var description: String {
+        switch self {
+        case let .int8PrefillNeedsQ8(format):
+            return "--int8-prefill needs 8-bit decoder weights (q8_0: --weights q8_0 or a q8_0 checkpoint); these are \(format)"
+        }
     }
 }

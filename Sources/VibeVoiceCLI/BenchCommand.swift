@@ -48,6 +48,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: KVCacheHelp.text)
     var kvCache: KVCache.Format = .f32
 
+    @Flag(help: Int8PrefillHelp.text)
+    var int8Prefill = false
+
     @Flag(help: "Also prefill the 60 s and 300 s prompt shapes (513 and 2313 tokens, random audio embeddings) for their ratios to the sgemm rate.")
     var prefillSweep = false
 
@@ -58,6 +61,9 @@ struct BenchCommand: ParsableCommand {
             throw CLIUsageError("--weights must be one of: \(DType.blockFormats.map(\.userName).joined(separator: ", "))")
         }
         if model == nil && !logSoftmax { throw CLIUsageError("give --model DIR (or --log-softmax, which needs none)") }
+        if int8Prefill, let w = weights, DType(blockFormatName: w) != .q8_0 {
+            throw CLIUsageError("--int8-prefill needs 8-bit weights (q8_0); --weights is \(w)")
+        }
     }
 
     func run() throws {
@@ -68,20 +74,33 @@ struct BenchCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue else {
             throw CLIUsageError("--model '\(model)' is not a local checkpoint directory (bench does not download)")
         }
-        let r = try Benchmark.run(modelDirectory: URL(fileURLWithPath: model), weights: weights.flatMap { DType(blockFormatName: $0) },
-                                  audioSeconds: seconds, decodeTokens: tokens, encode: !noEncode, kvCache: kvCache,
-                                  prefillSweep: prefillSweep) {
+        let r: Benchmark.Report
+        do {
+            r = try runBenchmark(model)
+        } catch let e as BenchmarkError {
+            throw CLIUsageError(e.description)
+        }
+        report(r)
+    }
+
+    private func runBenchmark(_ model: String) throws -> Benchmark.Report {
+        try Benchmark.run(modelDirectory: URL(fileURLWithPath: model), weights: weights.flatMap { DType(blockFormatName: $0) },
+                          audioSeconds: seconds, decodeTokens: tokens, encode: !noEncode, kvCache: kvCache,
+                          prefillSweep: prefillSweep, int8Prefill: int8Prefill) {
             FileHandle.standardError.write(Data(($0 + "\n").utf8))
         }
+    }
+
+    private func report(_ r: Benchmark.Report) {
         if json {
-            let data = try JSONSerialization.data(withJSONObject: r.json, options: [.sortedKeys])
+            let data = (try? JSONSerialization.data(withJSONObject: r.json, options: [.sortedKeys])) ?? Data("{}".utf8)
             print(String(decoding: data, as: UTF8.self))
             return
         }
         let gb = 1e9
         var lines: [String] = []
-        lines.append(String(format: "weights                 %@, threads %d (SIMD kernels: %@)", r.weights, r.threads,
-                            r.kernelsUseSIMD ? "on" : "off"))
+        lines.append(String(format: "weights                 %@, threads %d (SIMD kernels: %@)%@", r.weights, r.threads,
+                            r.kernelsUseSIMD ? "on" : "off", r.prefillDetail.int8Prefill ? ", integer prefill" : ""))
         lines.append(String(format: "memory read bandwidth   %.1f GB/s", r.bandwidth / gb))
         lines.append(String(format: "decode mat-vec stream   %.1f GB/s (%.2f of the read bandwidth)", r.matvecBandwidth / gb,
                             r.matvecBandwidth / r.bandwidth))

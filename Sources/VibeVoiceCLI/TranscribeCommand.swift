@@ -52,6 +52,9 @@ struct TranscribeCommand: ParsableCommand {
     @Option(help: KVCacheHelp.text)
     var kvCache: KVCache.Format = .f32
 
+    @Flag(help: Int8PrefillHelp.text)
+    var int8Prefill = false
+
     @Flag(help: "Also stop at <|im_end|> (same transcript, one token sooner) instead of only <|endoftext|>.")
     var stopAtImEnd = false
 
@@ -130,6 +133,7 @@ struct TranscribeCommand: ParsableCommand {
 
         let loadStart = Date()
         let transcriber = try source.transcriber(display: display, kvCache: kvCache)
+        if int8Prefill { try Int8PrefillHelp.enable(for: transcriber.model.decoder.mainWeightFormat) }
         let format = source.weightFormat
         let loadSeconds = Date().timeIntervalSince(loadStart)
         if verbose {
