@@ -190,11 +190,12 @@ extension Benchmark {
         LoudnessNormalizer.normalize(&samples)
         let padded = (n + model.hopLength - 1) / model.hopLength * model.hopLength
         var encodeSeconds = 0.0, encodeFLOPs = 0.0
-        let audio: AudioFeatures
+        var audio: AudioFeatures
         if encode {
             log(String(format: "encoding %.1f s of audio ...", audioSeconds))
             t = Date()
             audio = try model.encodeAudio(samples)
+            samples = []                            // (an hour of audio is 346 MB; it is not needed again)
             encodeSeconds = Date().timeIntervalSince(t)
             model.releaseEncoderWeightPages()       // as `transcribe` does
             encodeFLOPs = model.acousticEncoder.flops(samples: padded) + model.semanticEncoder.flops(samples: padded)
@@ -209,6 +210,7 @@ extension Benchmark {
         let options = GenerationOptions(maxNewTokens: decodeTokens + 1, stopTokenIDs: [])
         Attention.Timing.reset()
         let session = try GenerationSession(model: model, promptIDs: prompt, audio: audio, options: options)
+        audio = .none                               // the prompt's embeddings are in the cache now
         let attentionSeconds = Attention.Timing.seconds
         let result = session.generate(options: options)
         var detail = PrefillDetail(kvCache: kvCache, int8Prefill: int8Prefill, attentionSeconds: attentionSeconds,
