@@ -45,11 +45,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Skip the speech encoders: the audio slots get random embeddings (decoder-only figures).")
     var noEncode = false
 
-    @Option(help: KVCacheHelp.text)
-    var kvCache: KVCache.Format = .f32
-
-    @Flag(help: Int8PrefillHelp.text)
-    var int8Prefill = false
+    @OptionGroup var runtime: DecoderRuntimeOptions
 
     @Flag(help: "Also prefill the 60 s and 300 s prompt shapes (513 and 2313 tokens, random audio embeddings) for their ratios to the sgemm rate.")
     var prefillSweep = false
@@ -61,7 +57,7 @@ struct BenchCommand: ParsableCommand {
             throw CLIUsageError("--weights must be one of: \(DType.blockFormats.map(\.userName).joined(separator: ", "))")
         }
         if model == nil && !logSoftmax { throw CLIUsageError("give --model DIR (or --log-softmax, which needs none)") }
-        if int8Prefill, let w = weights, DType(blockFormatName: w) != .q8_0 {
+        if runtime.int8Prefill, let w = weights, DType(blockFormatName: w) != .q8_0 {
             throw CLIUsageError("--int8-prefill needs 8-bit weights (q8_0); --weights is \(w)")
         }
     }
@@ -85,8 +81,8 @@ struct BenchCommand: ParsableCommand {
 
     private func runBenchmark(_ model: String) throws -> Benchmark.Report {
         try Benchmark.run(modelDirectory: URL(fileURLWithPath: model), weights: weights.flatMap { DType(blockFormatName: $0) },
-                          audioSeconds: seconds, decodeTokens: tokens, encode: !noEncode, kvCache: kvCache,
-                          prefillSweep: prefillSweep, int8Prefill: int8Prefill) {
+                          audioSeconds: seconds, decodeTokens: tokens, encode: !noEncode, kvCache: runtime.kvCache,
+                          prefillSweep: prefillSweep, int8Prefill: runtime.int8Prefill) {
             FileHandle.standardError.write(Data(($0 + "\n").utf8))
         }
     }

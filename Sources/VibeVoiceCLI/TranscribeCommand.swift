@@ -49,11 +49,7 @@ struct TranscribeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Threads for the kernels and BLAS (default: all cores).", valueName: "n"))
     var threads: Int?
 
-    @Option(help: KVCacheHelp.text)
-    var kvCache: KVCache.Format = .f32
-
-    @Flag(help: Int8PrefillHelp.text)
-    var int8Prefill = false
+    @OptionGroup var runtime: DecoderRuntimeOptions
 
     @Flag(help: "Also stop at <|im_end|> (same transcript, one token sooner) instead of only <|endoftext|>.")
     var stopAtImEnd = false
@@ -132,8 +128,8 @@ struct TranscribeCommand: ParsableCommand {
         }
 
         let loadStart = Date()
-        let transcriber = try source.transcriber(display: display, kvCache: kvCache)
-        if int8Prefill { try Int8PrefillHelp.enable(for: transcriber.model.decoder.mainWeightFormat) }
+        let transcriber = try source.transcriber(display: display, kvCache: runtime.kvCache)
+        try runtime.enableInt8Prefill(for: transcriber.model.decoder.mainWeightFormat)
         let format = source.weightFormat
         let loadSeconds = Date().timeIntervalSince(loadStart)
         if verbose {
