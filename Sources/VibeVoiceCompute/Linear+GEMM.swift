@@ -1,7 +1,17 @@
 import CKernels
+import Foundation
 
 /// Several rows (prefill, encoders): BLAS sgemm over weight tiles widened (dequantised) to f32 on the fly.
+///
+/// Tiles are large (up to `gemmTileElements` floats, from a reused pool) because every sgemm call packs all of its
+/// input rows again: a 512-row block through an 18944-wide layer in 16 MB tiles repacked the rows 17 times per
+/// layer. A layer with more inputs than outputs (down_proj) is split along its inputs instead, so each input column
+/// block is packed once and the partial products accumulate in the output.
 extension Linear {
+    /// Largest widened tile of the many-row products, in f32 elements (64 MB: q_proj and o_proj in one tile).
+    /// Variable only so tests can reach the split paths with small layers.
+    nonisolated(unsafe) static var gemmTileElements = 16 << 20
+
     func gemm(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
               accumulate: Bool) {
         let k = inFeatures
@@ -15,15 +25,46 @@ extension Linear {
             int8GEMM(x, rows: rows, into: y, ldy: ldy, accumulate: accumulate)
             return
         }
-        let tileRows = max(16, min(outFeatures, Linear.tileElements / max(1, k)))
-        let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * k)
-        defer { tile.deallocate() }
-        var o0 = 0
-        while o0 < outFeatures {
-            let n = min(tileRows, outFeatures - o0)
-            widenRows(o0, n, into: tile)
-            BLAS.gemmNT(m: rows, n: n, k: k, a: x, lda: k, b: tile, ldb: k, c: y + o0, ldc: ldy, beta: beta)
-            o0 += n
+        let n = outFeatures, budget = Linear.gemmTileElements
+        let splitInputs = k > n && k * n > budget && (weight.dtype == .bf16 || weight.dtype == .f16)
+        let tileCount = splitInputs ? n * min(k, max(64, budget / n / 64 * 64)) : max(16, min(n, budget / max(1, k))) * k
+        GEMMScratch.shared.with(tileCount) { tile in
+            if splitInputs {
+                let kc = tileCount / n
+                var k0 = 0
+                while k0 < k {
+                    let w = min(kc, k - k0)
+                    widenColumns(k0, w, into: tile)
+                    BLAS.gemmNT(m: rows, n: n, k: w, a: x + k0, lda: k, b: tile, ldb: w, c: y, ldc: ldy,
+                                beta: k0 == 0 ? beta : 1)
+                    k0 += w
+                }
+                return
+            }
+            let tileRows = tileCount / k
+            var o0 = 0
+            while o0 < n {
+                let t = min(tileRows, n - o0)
+                widenRows(o0, t, into: tile)
+                BLAS.gemmNT(m: rows, n: t, k: k, a: x, lda: k, b: tile, ldb: k, c: y + o0, ldc: ldy, beta: beta)
+                o0 += t
+            }
+        }
+    }
+
+    /// Columns [k0, k0 + count) of every row widened to f32 (`[outFeatures, count]`), split across threads.
+    /// bf16 and f16 weights only.
+    private func widenColumns(_ k0: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>) {
+        let k = inFeatures, w = weight
+        Parallel.forRanges(outFeatures, minChunk: 16) { r0, r1 in
+            let src = w.data.assumingMemoryBound(to: UInt16.self)
+            for r in r0..<r1 {
+                if w.dtype == .bf16 {
+                    vv_widen_bf16(src + r * k + k0, dst + r * count, count)
+                } else {
+                    vv_widen_f16(src + r * k + k0, dst + r * count, count)
+                }
+            }
         }
     }
 
@@ -101,5 +142,25 @@ extension Linear {
     /// Widens weight rows on the calling thread (for single embedding rows).
     public func widenRowsSerial(_ row: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>) {
         weight.widenRows(row, count, into: dst)
+    }
+}
+
+/// Widened weight tiles for `Linear.gemm`, reused across calls (a fresh 64 MB allocation each call would fault its
+/// pages in every time). Concurrent callers each get their own buffer.
+final class GEMMScratch: @unchecked Sendable {
+    static let shared = GEMMScratch()
+    private let lock = NSLock()
+    private var free: [ScratchBuffer] = []
+
+    func with<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        lock.lock()
+        let buffer = free.popLast() ?? ScratchBuffer()
+        lock.unlock()
+        defer {
+            lock.lock()
+            free.append(buffer)
+            lock.unlock()
+        }
+        return body(buffer.pointer(count))
     }
 }
