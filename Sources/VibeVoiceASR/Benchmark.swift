@@ -137,6 +137,8 @@ extension Benchmark {
         public var matrixParameters: Int
         public var peakResidentBytes: Int?
         public var kernelsUseSIMD: Bool
+        /// What `prefillDetail` and the long-audio figures add (attention time, exact FLOP count, the cache).
+        public var prefillDetail = PrefillDetail()
 
         public var prefillTokensPerSecond: Double { Double(promptTokens) / prefillSeconds }
         public var decodeSecondsPerToken: Double { decodeSeconds / Double(max(1, decodeTokens)) }
@@ -165,6 +167,7 @@ extension Benchmark {
                 "simd_kernels": kernelsUseSIMD,
             ]
             out["peak_resident_bytes"] = peakResidentBytes ?? NSNull()
+            for (k, v) in prefillDetail.json(report: self) { out[k] = v }
             return out
         }
     }
@@ -174,8 +177,11 @@ extension Benchmark {
     /// decodes `decodeTokens`.
     /// With `encode` false the encoders are skipped and the audio slots get random embeddings of the same
     /// shape (decoder-only figures; the encode keys then report 0).
+    /// `kvCache` picks the cache's element format; `prefillSweep` adds prefills of the 60 s and 300 s prompt shapes
+    /// (513 and 2313 tokens, random audio embeddings) for their ratios to the sgemm rate.
     public static func run(modelDirectory: URL, weights: DType? = nil, audioSeconds: Double, decodeTokens: Int,
-                           encode: Bool = true, log: (String) -> Void) throws -> Report {
+                           encode: Bool = true, kvCache: KVCache.Format = .f32, prefillSweep: Bool = false,
+                           int8Prefill: Bool = false, log: (String) -> Void) throws -> Report {
         // Read the config first, so a bad model fails before the seconds of machine measurements.
         _ = try VibeVoiceConfig.load(from: modelDirectory)
         log("measuring memory bandwidth and sgemm rate ...")
@@ -183,9 +189,14 @@ extension Benchmark {
         let sgemm = sgemmRate()
         log("loading \(modelDirectory.path)\(weights.map { " (quantising the decoder to \($0.userName))" } ?? "") ...")
         var t = Date()
-        let model = try VibeVoiceASRModel(directory: modelDirectory, weights: weights)
+        let model = try VibeVoiceASRModel(directory: modelDirectory, weights: weights, kvCache: kvCache)
         let loadSeconds = Date().timeIntervalSince(t)
         let decoderFormat = model.decoder.mainWeightFormat
+        if int8Prefill {
+            guard decoderFormat == .q8_0 else { throw BenchmarkError.int8PrefillNeedsQ8(decoderFormat.userName) }
+        }
+        Linear.int8GEMM = int8Prefill
+        defer { Linear.int8GEMM = false }
         let streamRate = matvecBandwidth(dtype: decoderFormat)
 
         let n = Int(audioSeconds * 24000)
@@ -198,11 +209,12 @@ extension Benchmark {
         LoudnessNormalizer.normalize(&samples)
         let padded = (n + model.hopLength - 1) / model.hopLength * model.hopLength
         var encodeSeconds = 0.0, encodeFLOPs = 0.0
-        let audio: AudioFeatures
+        var audio: AudioFeatures
         if encode {
             log(String(format: "encoding %.1f s of audio ...", audioSeconds))
             t = Date()
             audio = try model.encodeAudio(samples)
+            samples = []                            // (an hour of audio is 346 MB; it is not needed again)
             encodeSeconds = Date().timeIntervalSince(t)
             model.releaseEncoderWeightPages()       // as `transcribe` does
             encodeFLOPs = model.acousticEncoder.flops(samples: padded) + model.semanticEncoder.flops(samples: padded)
@@ -218,13 +230,30 @@ extension Benchmark {
         var options = GenerationOptions(maxNewTokens: decodeTokens + 1, stopTokenIDs: [])
         options.maxDraftTokens = 0
         options.recordLogProbs = false
-        let result = try model.generate(promptIDs: prompt, audio: audio, options: options)
+        Attention.Timing.reset()
+        let session = try GenerationSession(model: model, promptIDs: prompt, audio: audio, options: options)
+        audio = .none                               // the prompt's embeddings are in the cache now
+        let attentionSeconds = Attention.Timing.seconds
+        let result = session.generate(options: options)
+        var detail = PrefillDetail(kvCache: kvCache, int8Prefill: int8Prefill, attentionSeconds: attentionSeconds,
+                                   prefillFLOPs: prefillFLOPs(model.config.decoder, matrixParameters: model.decoder.matrixParameterCount,
+                                                              tokens: prompt.count),
+                                   finalContext: prompt.count + decodeTokens,
+                                   kvCacheBytesPerPosition: kvCacheBytesPerPosition(model.config.decoder, kvCache))
+        detail.points[prompt.count] = result.prefillSeconds
+        if prefillSweep {
+            for tokens in PrefillDetail.sweepLengths where detail.points[tokens] == nil {
+                log("prefill of \(tokens) tokens (random audio embeddings) ...")
+                detail.points[tokens] = try timePrefill(model: model, tokens: tokens, seed: UInt64(tokens))
+            }
+        }
         return Report(weights: weights?.userName ?? "stored", threads: ComputeThreads.count, bandwidth: bandwidth,
                       matvecBandwidth: streamRate, sgemm: sgemm, loadSeconds: loadSeconds, audioSeconds: audioSeconds,
                       encodeSeconds: encodeSeconds, encodeFLOPs: encodeFLOPs, promptTokens: prompt.count,
                       prefillSeconds: result.prefillSeconds, decodeTokens: decodeTokens, decodeSeconds: result.decodeSeconds,
                       weightBytesPerToken: model.decoder.weightBytesPerToken,
                       matrixParameters: model.decoder.matrixParameterCount,
-                      peakResidentBytes: peakResidentBytes(), kernelsUseSIMD: vv_kernels_simd_enabled() != 0)
+                      peakResidentBytes: peakResidentBytes(), kernelsUseSIMD: vv_kernels_simd_enabled() != 0,
+                      prefillDetail: detail)
     }
 }

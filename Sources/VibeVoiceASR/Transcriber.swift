@@ -125,8 +125,10 @@ public final class Transcriber: Sendable {
 
     /// Loads a model directory (either checkpoint layout, stored or quantised). The tokenizer comes from
     /// `tokenizerPath` (a tokenizer.json or a directory holding one), else from the model directory. With
-    /// `weights` (`.q8_0`, `.q4_0`), a floating-point checkpoint's decoder is quantised while loading.
-    public convenience init(modelDirectory: URL, tokenizerPath: URL? = nil, weights: DType? = nil) throws {
+    /// `weights` (`.q8_0`, `.q4_0`), a floating-point checkpoint's decoder is quantised while loading; `kvCache` `.f16`
+    /// halves the key/value cache (default f32, exact).
+    public convenience init(modelDirectory: URL, tokenizerPath: URL? = nil, weights: DType? = nil,
+                            kvCache: KVCache.Format = .f32) throws {
         let tokURL: URL
         if let tokenizerPath {
             tokURL = tokenizerPath
@@ -138,7 +140,7 @@ public final class Transcriber: Sendable {
             tokURL = candidate
         }
         let tokenizer = try Tokenizer(url: tokURL)
-        let model = try VibeVoiceASRModel(directory: modelDirectory, weights: weights)
+        let model = try VibeVoiceASRModel(directory: modelDirectory, weights: weights, kvCache: kvCache)
         try self.init(model: model, tokenizer: tokenizer)
     }
 

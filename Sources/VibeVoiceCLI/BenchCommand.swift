@@ -15,7 +15,9 @@ struct BenchCommand: ParsableCommand {
         --json one JSON object is printed with stable keys (SI units): weights, threads, bandwidth_gbps, \
         sgemm_gflops, load_s, encode_s_per_audio_s, encode_ratio_to_sgemm, prefill_tokens, prefill_tokens_per_s, \
         prefill_ratio_to_sgemm, decode_s_per_token, decode_bytes_per_token, decode_ratio_to_floor, \
-        peak_resident_bytes, and more.
+        peak_resident_bytes, attention_s, prefill_flop_ratio_to_sgemm, prefill_ratio_to_sgemm_513_tokens and \
+        _2313_tokens (with --prefill-sweep, or from a run of that prompt length), rtf_60s_400_tokens (a 60 s run: \
+        (encode + prefill + 400 x decode) / 60), kv_cache, kv_cache_bytes, and more.
         """
     )
 
@@ -60,6 +62,17 @@ struct BenchCommand: ParsableCommand {
     static let maxSeconds = 10_800.0
     static let maxTokens = 32_768
 
+    @Option(help: ArgumentHelp("With --model: instead of the standard run, decode with this many sequences together (comma-separated, 1-16, e.g. 1,2,4,8) and report aggregate tokens/s (--tokens steps each).", valueName: "list"))
+    var batchSizes: String?
+
+    @Flag(help: "With --model: instead of the standard run, decode --tokens tokens plainly and then with drafts of known acceptance built from that run (exact: the ids must not change), and report the measured speedup.")
+    var forcedDrafts = false
+
+    @OptionGroup var runtime: DecoderRuntimeOptions
+
+    @Flag(help: "Also prefill the 60 s and 300 s prompt shapes (513 and 2313 tokens, random audio embeddings) for their ratios to the sgemm rate.")
+    var prefillSweep = false
+
     func validate() throws {
         if !(seconds > 0 && seconds <= Self.maxSeconds) {
             throw CLIUsageError("--seconds must be more than 0 and at most \(Int(Self.maxSeconds)), got \(seconds)")
@@ -78,6 +91,11 @@ struct BenchCommand: ParsableCommand {
         if !(1...Linear.maxMatvecRows - 1).contains(maxDraft) {
             throw CLIUsageError("--max-draft must be between 1 and \(Linear.maxMatvecRows - 1)")
         }
+        if let list = batchSizes { _ = try Self.parseBatchSizes(list) }
+        if (batchSizes != nil || forcedDrafts) && model == nil { throw CLIUsageError("--batch-sizes and --forced-drafts need --model DIR") }
+        if runtime.int8Prefill, let w = weights, DType(blockFormatName: w) != .q8_0 {
+            throw CLIUsageError("--int8-prefill needs 8-bit weights (q8_0); --weights is \(w)")
+        }
     }
 
     func run() throws {
@@ -92,19 +110,34 @@ struct BenchCommand: ParsableCommand {
             throw CLIUsageError("--model '\(model)' is not a local checkpoint folder; bench reads a downloaded model "
                                     + "(a Hub repo is fetched by `vibevoice-asr transcribe -m ORG/NAME`)")
         }
-        let r = try Benchmark.run(modelDirectory: URL(fileURLWithPath: model), weights: weights.flatMap { DType(blockFormatName: $0) },
-                                  audioSeconds: seconds, decodeTokens: tokens, encode: !noEncode) {
+        if batchSizes != nil || forcedDrafts { return try runDecodeModes(model) }
+        let r: Benchmark.Report
+        do {
+            r = try runBenchmark(model)
+        } catch let e as BenchmarkError {
+            throw CLIUsageError(e.description)
+        }
+        report(r)
+    }
+
+    private func runBenchmark(_ model: String) throws -> Benchmark.Report {
+        try Benchmark.run(modelDirectory: URL(fileURLWithPath: model), weights: weights.flatMap { DType(blockFormatName: $0) },
+                          audioSeconds: seconds, decodeTokens: tokens, encode: !noEncode, kvCache: runtime.kvCache,
+                          prefillSweep: prefillSweep, int8Prefill: runtime.int8Prefill) {
             FileHandle.standardError.write(Data(($0 + "\n").utf8))
         }
+    }
+
+    private func report(_ r: Benchmark.Report) {
         if json {
-            let data = try JSONSerialization.data(withJSONObject: r.json, options: [.sortedKeys])
+            let data = (try? JSONSerialization.data(withJSONObject: r.json, options: [.sortedKeys])) ?? Data("{}".utf8)
             print(String(decoding: data, as: UTF8.self))
             return
         }
         let gb = 1e9
         var lines: [String] = []
-        lines.append(String(format: "weights                 %@, threads %d (SIMD kernels: %@)", r.weights, r.threads,
-                            r.kernelsUseSIMD ? "on" : "off"))
+        lines.append(String(format: "weights                 %@, threads %d (SIMD kernels: %@)%@", r.weights, r.threads,
+                            r.kernelsUseSIMD ? "on" : "off", r.prefillDetail.int8Prefill ? ", integer prefill" : ""))
         lines.append(String(format: "memory read bandwidth   %.1f GB/s", r.bandwidth / gb))
         lines.append(String(format: "decode mat-vec stream   %.1f GB/s (%.2f of the read bandwidth)", r.matvecBandwidth / gb,
                             r.matvecBandwidth / r.bandwidth))
@@ -123,6 +156,23 @@ struct BenchCommand: ParsableCommand {
         lines.append(String(format: "decode                  %.3f s/token (floor %.3f s/token streaming %.2f GB at the measured bandwidth, ratio %.2f)",
                             r.decodeSecondsPerToken, r.decodeFloorSecondsPerToken, Double(r.weightBytesPerToken) / gb,
                             r.decodeSecondsPerToken / r.decodeFloorSecondsPerToken))
+        let d = r.prefillDetail
+        lines.append(String(format: "prefill FLOPs           %.3g (matrices, LM head for the last row, causal attention): %.1f GFLOP/s, ratio %.2f to sgemm; attention %.2f s",
+                            d.prefillFLOPs, d.prefillFLOPs / r.prefillSeconds / gb, d.prefillFLOPs / r.prefillSeconds / r.sgemm,
+                            d.attentionSeconds))
+        for n in Benchmark.PrefillDetail.sweepLengths {
+            if let t = d.points[n] {
+                lines.append(String(format: "prefill, %4d tokens     %.2f tok/s (ratio %.2f to the sgemm ceiling)", n, Double(n) / t,
+                                    Double(n) / t / r.prefillCeilingTokensPerSecond))
+            }
+        }
+        if r.audioSeconds == 60, r.encodeSeconds > 0 {
+            let rtf = (r.encodeSeconds + r.prefillSeconds + Double(Benchmark.PrefillDetail.rtfTokens) * r.decodeSecondsPerToken) / 60
+            lines.append(String(format: "real-time factor        %.2f for this 60 s clip with %d generated tokens", rtf,
+                                Benchmark.PrefillDetail.rtfTokens))
+        }
+        lines.append(String(format: "KV cache                %@, %.2f GB at %d positions", d.kvCache.rawValue,
+                            Double(d.kvCacheBytesPerPosition * d.finalContext) / gb, d.finalContext))
         if let peak = r.peakResidentBytes {
             lines.append(String(format: "peak resident memory    %.2f GB", Double(peak) / gb))
         }

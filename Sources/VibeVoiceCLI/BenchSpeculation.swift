@@ -68,3 +68,63 @@ extension BenchCommand {
         }
     }
 }
+
+/// `bench --model DIR --batch-sizes 1,2,4,8` and `bench --model DIR --forced-drafts`: batched and speculative
+/// decoding measured on a loaded checkpoint.
+extension BenchCommand {
+    static func parseBatchSizes(_ list: String) throws -> [Int] {
+        let sizes = list.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !sizes.isEmpty, sizes.allSatisfy({ $0 != nil && (1...16).contains($0!) }) else {
+            throw CLIUsageError("--batch-sizes takes comma-separated sizes from 1 to 16 (for example 1,2,4,8), got '\(list)'")
+        }
+        return sizes.map { $0! }
+    }
+
+    /// Draft patterns (correct tokens, draft length): a wasted row, about what the transcript replays accept,
+    /// and full acceptance.
+    static let forcedDraftPatterns: [(accept: Int, draft: Int)] = [(0, 1), (1, 2), (3, 4), (7, 7)]
+
+    func runDecodeModes(_ model: String) throws {
+        let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        log("loading \(model) ...")
+        let m = try VibeVoiceASRModel(directory: URL(fileURLWithPath: model), weights: weights.flatMap { DType(blockFormatName: $0) },
+                                      kvCache: runtime.kvCache)
+        var object: [String: Any] = ["weights": m.decoder.mainWeightFormat.userName, "threads": ComputeThreads.count]
+        var lines = ["weights \(m.decoder.mainWeightFormat.userName), \(ComputeThreads.count) threads"]
+        if let list = batchSizes {
+            let points = try Benchmark.batchDecode(model: m, batchSizes: Self.parseBatchSizes(list), steps: tokens, log: log)
+            let base = points.first { $0.batch == 1 }?.tokensPerSecond
+            object["batch_tokens_per_s"] = Dictionary(uniqueKeysWithValues: points.map { ("\($0.batch)", $0.tokensPerSecond) })
+            object["batch_s_per_step"] = Dictionary(uniqueKeysWithValues: points.map { ("\($0.batch)", $0.secondsPerStep) })
+            if let base {
+                object["batch_speedup"] = Dictionary(uniqueKeysWithValues: points.map { ("\($0.batch)", $0.tokensPerSecond / base) })
+            }
+            lines.append("batch  s/step   aggregate tok/s" + (base != nil ? "  vs batch 1" : ""))
+            for p in points {
+                lines.append(String(format: "%5d  %6.3f   %8.2f", p.batch, p.secondsPerStep, p.tokensPerSecond)
+                             + (base.map { String(format: "         %.2fx", p.tokensPerSecond / $0) } ?? ""))
+            }
+        }
+        if forcedDrafts {
+            let points = try Benchmark.forcedDrafts(model: m, tokens: tokens, patterns: Self.forcedDraftPatterns, log: log)
+            object["forced_drafts"] = points.map {
+                ["accept": $0.accept, "draft": $0.draft, "tokens": $0.tokens, "verify_steps": $0.verifySteps,
+                 "tokens_per_step": $0.tokensPerStep, "s_per_token": $0.secondsPerToken, "speedup": $0.speedup,
+                 "identical": $0.identical] as [String: Any]
+            }
+            lines.append("draft  correct  tokens/step  s/token  speedup  same ids")
+            for p in points {
+                lines.append(String(format: "%5d  %7d  %11.2f  %7.3f  %6.2fx  %@", p.draft, p.accept, p.tokensPerStep,
+                                    p.secondsPerToken, p.speedup, p.identical ? "yes" : "NO"))
+            }
+            if points.contains(where: { !$0.identical }) {
+                throw CLIUsageError("speculative decoding changed the emitted ids; this is a bug")
+            }
+        }
+        if json {
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        } else {
+            print(lines.joined(separator: "\n"))
+        }
+    }
+}

@@ -14,7 +14,9 @@ struct FidelityCommand: ParsableCommand {
         the next-token distributions at every position are compared with the reference's: mean and largest KL \
         divergence KL(reference || quantised), top-1 agreement, largest and mean absolute logit error. With --ids \
         a given text-only id sequence (a JSON array) is used instead. --dump writes the ids and every logit \
-        matrix (raw little-endian f32 [positions, vocab]) for comparisons with other engines.
+        matrix (raw little-endian f32 [positions, vocab]) for comparisons with other engines. --int8-prefill adds \
+        each q8_0 candidate again with the integer prefill; --kv-cache-f16 adds the stored weights with an f16 \
+        key/value cache.
         """
     )
 
@@ -47,6 +49,12 @@ struct FidelityCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Threads (default: all cores).", valueName: "n"))
     var threads: Int?
+
+    @Flag(help: "Also compare each q8_0 candidate with the integer prefill (bench/transcribe --int8-prefill): the teacher-forced rows go through the integer GEMM.")
+    var int8Prefill = false
+
+    @Flag(help: "Also compare the stored weights with an f16 key/value cache (transcribe --kv-cache f16).")
+    var kvCacheF16 = false
 
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
@@ -114,18 +122,37 @@ struct FidelityCommand: ParsableCommand {
         }
 
         var results: [WeightFidelity.Result] = []
-        var candidates: [(String, () throws -> VibeVoiceASRModel)] = formats.map { name in
-            (name, { try VibeVoiceASRModel(directory: dir, weights: DType(blockFormatName: name)!) })
+        // (name, load, integer prefill): each candidate once as asked, and again with the integer prefill if q8_0.
+        var candidates: [(String, () throws -> VibeVoiceASRModel, Bool)] = formats.map { name in
+            (name, { try VibeVoiceASRModel(directory: dir, weights: DType(blockFormatName: name)!) }, false)
         }
         for q in quantized {
-            candidates.append((URL(fileURLWithPath: q).lastPathComponent, { try VibeVoiceASRModel(directory: URL(fileURLWithPath: q)) }))
+            candidates.append((URL(fileURLWithPath: q).lastPathComponent, { try VibeVoiceASRModel(directory: URL(fileURLWithPath: q)) }, false))
         }
-        for (name, load) in candidates {
+        if int8Prefill {
+            // The q8_0 format, and any quantised checkpoint (its format is known once loaded).
+            let quantizedNames = Set(quantized.map { URL(fileURLWithPath: $0).lastPathComponent })
+            for (name, load, _) in candidates where name == "q8_0" || quantizedNames.contains(name) {
+                candidates.append((name + "+int8-prefill", load, true))
+            }
+        }
+        if kvCacheF16 {
+            candidates.append(("stored+kv-f16", { try VibeVoiceASRModel(directory: dir, kvCache: .f16) }, false))
+        }
+        for (name, load, integer) in candidates {
             log("\(name): loading and teacher-forcing ...")
             let logits: [Float]
             let bytes: Int
             do {
                 let m = try load()
+                if integer {
+                    guard m.decoder.mainWeightFormat == .q8_0 else {
+                        log("\(name): skipped (the integer prefill needs q8_0 weights)")
+                        continue
+                    }
+                    Linear.int8GEMM = true
+                }
+                defer { Linear.int8GEMM = false }
                 logits = try WeightFidelity.logits(model: m, sequence: sequence)
                 bytes = m.decoder.weightBytesPerToken
             }

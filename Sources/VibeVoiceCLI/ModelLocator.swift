@@ -72,12 +72,12 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// Resolves the model (downloading it if needed) and loads the pipeline.
-    func transcriber(display: ProgressDisplay) throws -> Transcriber {
+    func transcriber(display: ProgressDisplay, kvCache: KVCache.Format = .f32) throws -> Transcriber {
         let dir = try ModelLocator.resolve(model, revision: revision, display: display)
         if let f = weightFormat { display.begin("load (quantising to \(f.userName))") }
         defer { display.clear() }
         return try Transcriber(modelDirectory: dir, tokenizerPath: tokenizer.map { URL(fileURLWithPath: $0) },
-                               weights: weightFormat)
+                               weights: weightFormat, kvCache: kvCache)
     }
 }
 

@@ -49,6 +49,8 @@ struct TranscribeCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Threads for the kernels and BLAS (default: all cores).", valueName: "n"))
     var threads: Int?
 
+    @OptionGroup var runtime: DecoderRuntimeOptions
+
     @Flag(help: "Also stop at <|im_end|> (same transcript, one token sooner) instead of only <|endoftext|>.")
     var stopAtImEnd = false
 
@@ -142,7 +144,8 @@ struct TranscribeCommand: ParsableCommand {
         }
 
         let loadStart = Date()
-        let transcriber = try source.transcriber(display: display)
+        let transcriber = try source.transcriber(display: display, kvCache: runtime.kvCache)
+        try runtime.enableInt8Prefill(for: transcriber.model.decoder.mainWeightFormat)
         let format = source.weightFormat
         let loadSeconds = Date().timeIntervalSince(loadStart)
         if verbose {

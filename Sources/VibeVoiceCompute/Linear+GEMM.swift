@@ -1,7 +1,17 @@
 import CKernels
+import Foundation
 
 /// Several rows (prefill, encoders): BLAS sgemm over weight tiles widened (dequantised) to f32 on the fly.
+///
+/// Tiles are large (up to `gemmTileElements` floats, from a reused pool) because every sgemm call packs all of its
+/// input rows again: a 512-row block through an 18944-wide layer in 16 MB tiles repacked the rows 17 times per
+/// layer. A layer with more inputs than outputs (down_proj) is split along its inputs instead, so each input column
+/// block is packed once and the partial products accumulate in the output.
 extension Linear {
+    /// Largest widened tile of the many-row products, in f32 elements (64 MB: q_proj and o_proj in one tile).
+    /// Variable only so tests can reach the split paths with small layers.
+    nonisolated(unsafe) static var gemmTileElements = 16 << 20
+
     func gemm(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
               accumulate: Bool) {
         let k = inFeatures
@@ -11,24 +21,119 @@ extension Linear {
                         b: weight.data.assumingMemoryBound(to: Float.self), ldb: k, c: y, ldc: ldy, beta: beta)
             return
         }
-        let tileRows = max(16, min(outFeatures, Linear.tileElements / max(1, k)))
-        let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * k)
-        defer { tile.deallocate() }
-        var o0 = 0
-        while o0 < outFeatures {
-            let n = min(tileRows, outFeatures - o0)
-            widenRows(o0, n, into: tile)
-            BLAS.gemmNT(m: rows, n: n, k: k, a: x, lda: k, b: tile, ldb: k, c: y + o0, ldc: ldy, beta: beta)
-            o0 += n
+        if weight.dtype == .q8_0 && Linear.int8GEMM {
+            int8GEMM(x, rows: rows, into: y, ldy: ldy, accumulate: accumulate)
+            return
+        }
+        let n = outFeatures, budget = Linear.gemmTileElements
+        let splitInputs = k > n && k * n > budget && (weight.dtype == .bf16 || weight.dtype == .f16)
+        let tileCount = splitInputs ? n * min(k, max(64, budget / n / 64 * 64)) : max(16, min(n, budget / max(1, k))) * k
+        GEMMScratch.shared.with(tileCount) { tile in
+            if splitInputs {
+                let kc = tileCount / n
+                var k0 = 0
+                while k0 < k {
+                    let w = min(kc, k - k0)
+                    widenColumns(k0, w, into: tile)
+                    BLAS.gemmNT(m: rows, n: n, k: w, a: x + k0, lda: k, b: tile, ldb: w, c: y, ldc: ldy,
+                                beta: k0 == 0 ? beta : 1)
+                    k0 += w
+                }
+                return
+            }
+            let tileRows = tileCount / k
+            var o0 = 0
+            while o0 < n {
+                let t = min(tileRows, n - o0)
+                widenRows(o0, t, into: tile)
+                BLAS.gemmNT(m: rows, n: t, k: k, a: x, lda: k, b: tile, ldb: k, c: y + o0, ldc: ldy, beta: beta)
+                o0 += t
+            }
+        }
+    }
+
+    /// Columns [k0, k0 + count) of every row widened to f32 (`[outFeatures, count]`), split across threads.
+    /// bf16 and f16 weights only.
+    private func widenColumns(_ k0: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>) {
+        let k = inFeatures, w = weight
+        Parallel.forRanges(outFeatures, minChunk: 16) { r0, r1 in
+            let src = w.data.assumingMemoryBound(to: UInt16.self)
+            for r in r0..<r1 {
+                if w.dtype == .bf16 {
+                    vv_widen_bf16(src + r * k + k0, dst + r * count, count)
+                } else {
+                    vv_widen_f16(src + r * k + k0, dst + r * count, count)
+                }
+            }
         }
     }
 
     /// Widens weight rows [row, row+count) to f32, split across threads.
     public func widenRows(_ row: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>) {
+        widenRows(row, count, into: dst, threads: ComputeThreads.count)
+    }
+
+    /// Widens weight rows [row, row+count) to f32 on at most `threads` threads.
+    public func widenRows(_ row: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>, threads: Int) {
         let k = inFeatures
         let w = weight
-        Parallel.forRanges(count, minChunk: 8) { r0, r1 in
+        Parallel.forRanges(count, threads: threads, minChunk: 8) { r0, r1 in
             w.widenRows(row + r0, r1 - r0, into: dst + r0 * k)
+        }
+    }
+
+    /// y = x·Wᵀ without the bias, on `threads` threads of the caller's: the rows are split and each share is one BLAS
+    /// call. Meant for callers that hold BLAS at one thread while they run beside other work (the speech encoders
+    /// side by side). Non-f32 weights are widened one tile of output rows at a time into `scratch`, shared by the
+    /// threads. Rows of `x` are `lda` apart (at least `inFeatures`).
+    public func product(_ x: UnsafePointer<Float>, lda: Int? = nil, rows: Int, into y: UnsafeMutablePointer<Float>,
+                        ldy: Int, threads: Int, scratch: ScratchBuffer) {
+        guard rows > 0 else { return }
+        let k = inFeatures
+        let lda = lda ?? k
+        precondition(lda >= k, "input rows overlap")
+        func run(_ b: UnsafePointer<Float>, _ o0: Int, _ n: Int) {
+            Parallel.forRanges(rows, threads: threads, minChunk: 32) { r0, r1 in
+                BLAS.gemmNT(m: r1 - r0, n: n, k: k, a: x + r0 * lda, lda: lda, b: b, ldb: k, c: y + r0 * ldy + o0, ldc: ldy)
+            }
+        }
+        if weight.dtype == .f32 {
+            run(weight.data.assumingMemoryBound(to: Float.self), 0, outFeatures)
+            return
+        }
+        let tileRows = max(16, min(outFeatures, Linear.tileElements / max(1, k)))
+        let tile = scratch.pointer(tileRows * k)
+        var o0 = 0
+        while o0 < outFeatures {
+            let n = min(tileRows, outFeatures - o0)
+            widenRows(o0, n, into: tile, threads: threads)
+            run(tile, o0, n)
+            o0 += n
+        }
+    }
+}
+
+extension Linear {
+    /// Opt-in: several rows times a Q8_0 weight use integer multiply-adds (`vv_gemm_q8_0`: activations rounded to
+    /// int16 with one scale per row, the weights as stored) instead of sgemm over dequantised tiles. Changes the
+    /// numerics slightly (activations to 16 bits); off by default. Process-wide.
+    nonisolated(unsafe) public static var int8GEMM = false
+
+    /// y (=, or += with `accumulate`) x·Wᵀ for a Q8_0 weight: the rows quantised once, then the output rows split
+    /// across the threads.
+    func int8GEMM(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
+        let nb = weight.blocksPerRow, k = inFeatures, n = outFeatures, padded = nb * DType.blockLength
+        let qx = UnsafeMutablePointer<Int16>.allocate(capacity: rows * padded)
+        let dx = UnsafeMutablePointer<Float>.allocate(capacity: rows)
+        defer { qx.deallocate(); dx.deallocate() }
+        Parallel.forRanges(rows, minChunk: 16) { r0, r1 in
+            vv_quantize_rows_act_i16(x + r0 * k, r1 - r0, k, qx + r0 * padded, dx + r0)
+        }
+        let qw = weight.data.assumingMemoryBound(to: Int8.self), dw = weight.scales!.assumingMemoryBound(to: UInt16.self)
+        Parallel.forRanges(n, minChunk: 32) { o0, o1 in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: vv_gemm_q8_0_scratch_floats(nb))
+            defer { scratch.deallocate() }
+            vv_gemm_q8_0(qx, dx, rows, qw, dw, nb, o0, o1, y, ldy, accumulate ? 1 : 0, scratch)
         }
     }
 }
@@ -37,5 +142,25 @@ extension Linear {
     /// Widens weight rows on the calling thread (for single embedding rows).
     public func widenRowsSerial(_ row: Int, _ count: Int, into dst: UnsafeMutablePointer<Float>) {
         weight.widenRows(row, count, into: dst)
+    }
+}
+
+/// Widened weight tiles for `Linear.gemm`, reused across calls (a fresh 64 MB allocation each call would fault its
+/// pages in every time). Concurrent callers each get their own buffer.
+final class GEMMScratch: @unchecked Sendable {
+    static let shared = GEMMScratch()
+    private let lock = NSLock()
+    private var free: [ScratchBuffer] = []
+
+    func with<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        lock.lock()
+        let buffer = free.popLast() ?? ScratchBuffer()
+        lock.unlock()
+        defer {
+            lock.lock()
+            free.append(buffer)
+            lock.unlock()
+        }
+        return body(buffer.pointer(count))
     }
 }

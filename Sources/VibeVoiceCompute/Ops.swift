@@ -1,20 +1,14 @@
 import Foundation
+import CKernels
 
 /// Elementwise and row-wise operations on f32 activations, matching the reference's f32 math.
 public enum Ops {
-    /// Row-wise RMSNorm: out = x · rsqrt(mean(x²) + eps) · w, over rows of length `dim`.
-    /// `out` may alias `x`.
+    /// Row-wise RMSNorm: out = x · rsqrt(mean(x²) + eps) · w, over rows of length `dim` (the vectorised kernel,
+    /// f32 throughout as the reference computes it). `out` may alias `x`.
     public static func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, dim: Int, weight: UnsafePointer<Float>,
                                eps: Float, into out: UnsafeMutablePointer<Float>) {
         Parallel.forRanges(rows, minChunk: max(1, 16384 / max(1, dim))) { r0, r1 in
-            for r in r0..<r1 {
-                let xr = x + r * dim
-                let orow = out + r * dim
-                var ss: Float = 0
-                for i in 0..<dim { ss += xr[i] * xr[i] }
-                let scale = 1 / (ss / Float(dim) + eps).squareRoot()
-                for i in 0..<dim { orow[i] = weight[i] * (xr[i] * scale) }
-            }
+            vv_rmsnorm_rows(x + r0 * dim, dim, r1 - r0, dim, weight, eps, out + r0 * dim, dim)
         }
     }
 
@@ -38,10 +32,10 @@ public enum Ops {
         x / (1 + expf(-x))
     }
 
+    /// Exact GELU in place: the vectorised kernel (a rational erf within 2e-7 · max(1, |x|) of the exact value, the
+    /// same order of error as `gelu` above with the C library's erff).
     public static func geluInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.forRanges(count, minChunk: 1 << 14) { b, e in
-            for i in b..<e { x[i] = gelu(x[i]) }
-        }
+        Parallel.forRanges(count, minChunk: 1 << 14) { b, e in vv_gelu_f32(x + b, e - b) }
     }
 
     /// Numerically stable softmax over `count` values in place.

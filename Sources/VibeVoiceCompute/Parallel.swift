@@ -21,8 +21,16 @@ public enum Parallel {
     @inline(__always)
     public static func forRanges(_ count: Int, minChunk: Int = 1,
                                  _ body: (_ begin: Int, _ end: Int) -> Void) {
+        forRanges(count, threads: ComputeThreads.count, minChunk: minChunk, body)
+    }
+
+    /// The same on at most `threads` threads (for work that runs beside other work, such as the two speech
+    /// encoders side by side, each with its share of the cores).
+    @inline(__always)
+    public static func forRanges(_ count: Int, threads maxThreads: Int, minChunk: Int = 1,
+                                 _ body: (_ begin: Int, _ end: Int) -> Void) {
         guard count > 0 else { return }
-        let threads = max(1, min(ComputeThreads.count, count / max(1, minChunk)))
+        let threads = max(1, min(maxThreads, count / max(1, minChunk)))
         if threads == 1 {
             body(0, count)
             return
@@ -45,4 +53,23 @@ public enum Parallel {
 public struct UncheckedSendable<T>: @unchecked Sendable {
     public let value: T
     public init(_ value: T) { self.value = value }
+}
+
+extension Parallel {
+    /// Runs two independent jobs at once (or one after the other when `concurrently` is false).
+    public static func both(concurrently: Bool = true, _ first: () -> Void, _ second: () -> Void) {
+        guard concurrently else {
+            first()
+            second()
+            return
+        }
+        withoutActuallyEscaping(first) { first in
+            withoutActuallyEscaping(second) { second in
+                let jobs = UncheckedSendable((first, second))
+                DispatchQueue.concurrentPerform(iterations: 2) { i in
+                    if i == 0 { jobs.value.0() } else { jobs.value.1() }
+                }
+            }
+        }
+    }
 }

@@ -406,6 +406,9 @@ public struct VibeVoiceConfig: Sendable, Equatable {
         _ = try e.positive(keys.hiddenSize, c.hiddenSize)
         _ = try e.positive(keys.numFilters, c.numFilters)
         _ = try e.positive(keys.kernelSize, c.kernelSize)
+        guard c.kernelSize <= 64 else {
+            throw e.invalid(keys.kernelSize, String(c.kernelSize), expected: "at most 64 (the depthwise mixer's limit)")
+        }
         _ = try e.positive(keys.ffn, c.ffnExpansion)
         _ = try e.positive(keys.eps, Double(c.rmsNormEps))
         _ = try e.nonNegative(keys.vaeStd, Double(c.vaeStd))

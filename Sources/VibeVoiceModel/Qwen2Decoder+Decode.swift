@@ -35,14 +35,11 @@ extension Qwen2Decoder {
         let up = UnsafeMutablePointer<Float>.allocate(capacity: n * c.intermediateSize)
         let cosT = UnsafeMutablePointer<Float>.allocate(capacity: n * hd / 2)
         let sinT = UnsafeMutablePointer<Float>.allocate(capacity: n * hd / 2)
-        let maxTotal = (0..<n).map { pos[$0] + 1 }.max()!
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: maxTotal)
         defer {
-            for p in [h, q, k, v, attn, gate, up, cosT, sinT, scores] { p.deallocate() }
+            for p in [h, q, k, v, attn, gate, up, cosT, sinT] { p.deallocate() }
         }
         for r in 0..<n { rope.angles(position: pos[r], cos: cosT + r * hd / 2, sin: sinT + r * hd / 2) }
         let scale = 1 / Float(hd).squareRoot()
-        let group = c.numHeads / c.numKVHeads
 
         for (li, layer) in layers.enumerated() {
             layer.inputNorm.withUnsafeBufferPointer { w in
@@ -55,24 +52,12 @@ extension Qwen2Decoder {
                 let cs = cosT + r * hd / 2, sn = sinT + r * hd / 2
                 for head in 0..<c.numHeads { rope.apply(q + r * qDim + head * hd, cos: cs, sin: sn) }
                 for head in 0..<c.numKVHeads { rope.apply(k + r * kvDim + head * hd, cos: cs, sin: sn) }
-                let cache = caches[seq[r]]
-                for head in 0..<c.numKVHeads {
-                    (cache.keys(layer: li, head: head) + pos[r] * hd).update(from: k + r * kvDim + head * hd, count: hd)
-                    (cache.values(layer: li, head: head) + pos[r] * hd).update(from: v + r * kvDim + head * hd, count: hd)
-                }
+                caches[seq[r]].store(layer: li, start: pos[r], rows: 1, keys: k + r * kvDim, values: v + r * kvDim)
             }
             // One query at a time over its own sequence's keys 0...pos: what a one-row step computes.
             for r in 0..<n {
-                let cache = caches[seq[r]]
-                let total = pos[r] + 1
-                for head in 0..<c.numHeads {
-                    let kvh = head / group
-                    let qh = q + r * qDim + head * hd
-                    BLAS.gemv(m: total, n: hd, a: cache.keys(layer: li, head: kvh), lda: hd, x: qh, y: scores, alpha: scale)
-                    Ops.softmaxInPlace(scores, count: total)
-                    BLAS.gemvT(m: total, n: hd, a: cache.values(layer: li, head: kvh), lda: hd, x: scores,
-                               y: attn + r * qDim + head * hd)
-                }
+                caches[seq[r]].attention(layer: li, queries: q + r * qDim, rows: 1, start: pos[r], heads: c.numHeads,
+                                         scale: scale, into: attn + r * qDim)
             }
             layer.o.forwardRows(attn, rows: n, into: h)
             for i in 0..<(n * c.hiddenSize) { x[i] += h[i] }

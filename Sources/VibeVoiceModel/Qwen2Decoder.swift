@@ -33,9 +33,12 @@ public final class Qwen2Decoder: Sendable {
     let finalNorm: [Float]
     let lmHead: Linear
     let rope: RotaryEmbedding
+    /// Element format of the caches `makeCache` makes (f32 unless asked: exact).
+    public let kvCacheFormat: KVCache.Format
 
-    public init(weights: WeightSource, config c: DecoderConfig) throws {
+    public init(weights: WeightSource, config c: DecoderConfig, kvCacheFormat: KVCache.Format = .f32) throws {
         config = c
+        self.kvCacheFormat = kvCacheFormat
         embedTokens = try weights.tensor("language_model.model.embed_tokens.weight", shape: [c.vocabSize, c.hiddenSize])
         layers = try (0..<c.numLayers).map {
             try Qwen2Layer(weights: weights, prefix: "language_model.model.layers.\($0)", config: c)
@@ -50,7 +53,8 @@ public final class Qwen2Decoder: Sendable {
     }
 
     public func makeCache(capacity: Int) -> KVCache {
-        KVCache(layers: config.numLayers, kvHeads: config.numKVHeads, headDim: config.headDim, capacity: capacity)
+        KVCache(layers: config.numLayers, kvHeads: config.numKVHeads, headDim: config.headDim, capacity: capacity,
+                format: kvCacheFormat)
     }
 
     /// Writes the embedding row of `token` (widened to f32) to `out`.
@@ -102,15 +106,8 @@ public final class Qwen2Decoder: Sendable {
                 for head in 0..<c.numHeads { rope.apply(q + i * qDim + head * hd, cos: cs, sin: sn) }
                 for head in 0..<c.numKVHeads { rope.apply(k + i * kvDim + head * hd, cos: cs, sin: sn) }
             }
-            for head in 0..<c.numKVHeads {
-                let kc = cache.keys(layer: li, head: head)
-                let vc = cache.values(layer: li, head: head)
-                for i in 0..<n {
-                    (kc + (p0 + i) * hd).update(from: k + i * kvDim + head * hd, count: hd)
-                    (vc + (p0 + i) * hd).update(from: v + i * kvDim + head * hd, count: hd)
-                }
-            }
-            attention(q: q, rows: n, start: p0, total: total, layer: li, cache: cache, scale: scale, into: attn)
+            cache.store(layer: li, start: p0, rows: n, keys: k, values: v)
+            cache.attention(layer: li, queries: q, rows: n, start: p0, heads: c.numHeads, scale: scale, into: attn)
             layer.o.forward(attn, rows: n, into: h)
             for i in 0..<(n * c.hiddenSize) { x[i] += h[i] }
 
@@ -130,41 +127,6 @@ public final class Qwen2Decoder: Sendable {
         cache.length = total
         finalNorm.withUnsafeBufferPointer { w in
             Ops.rmsNorm(x, rows: n, dim: c.hiddenSize, weight: w.baseAddress!, eps: c.rmsNormEps, into: x)
-        }
-    }
-
-    /// Causal grouped-query attention of `rows` queries at positions `start..<start+rows` over
-    /// the cached keys `0..<total`. Scores are computed one head at a time (scratch rows × total).
-    private func attention(q: UnsafeMutablePointer<Float>, rows n: Int, start p0: Int, total: Int, layer: Int,
-                           cache: KVCache, scale: Float, into out: UnsafeMutablePointer<Float>) {
-        let c = config
-        let hd = c.headDim
-        let qDim = c.numHeads * hd
-        let group = c.numHeads / c.numKVHeads
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: n * total)
-        defer { scores.deallocate() }
-        for head in 0..<c.numHeads {
-            let kvh = head / group
-            let kc = cache.keys(layer: layer, head: kvh)
-            let vc = cache.values(layer: layer, head: kvh)
-            let qh = q + head * hd
-            let oh = out + head * hd
-            if n == 1 {
-                BLAS.gemv(m: total, n: hd, a: kc, lda: hd, x: qh, y: scores, alpha: scale)
-                Ops.softmaxInPlace(scores, count: total)
-                BLAS.gemvT(m: total, n: hd, a: vc, lda: hd, x: scores, y: oh)
-                continue
-            }
-            BLAS.gemmNT(m: n, n: total, k: hd, a: qh, lda: qDim, b: kc, ldb: hd, c: scores, ldc: total, alpha: scale)
-            Parallel.forRanges(n, minChunk: 16) { r0, r1 in
-                for i in r0..<r1 {
-                    let row = scores + i * total
-                    let valid = p0 + i + 1
-                    Ops.softmaxInPlace(row, count: valid)
-                    if valid < total { (row + valid).update(repeating: 0, count: total - valid) }
-                }
-            }
-            BLAS.gemmNN(m: n, n: hd, k: total, a: scores, lda: total, b: vc, ldb: hd, c: oh, ldc: qDim)
         }
     }
 

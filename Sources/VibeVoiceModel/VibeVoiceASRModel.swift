@@ -108,24 +108,26 @@ public final class VibeVoiceASRModel: Sendable {
     /// Kept to release the encoders' mapped pages once the audio is encoded (`releaseEncoderWeightPages`).
     private let weights: WeightSource
 
-    public init(weights: WeightSource, config: VibeVoiceConfig) throws {
+    /// `kvCache` sets the element format of the decoder's key/value caches (f32, exact, unless asked).
+    public init(weights: WeightSource, config: VibeVoiceConfig, kvCache: KVCache.Format = .f32) throws {
         self.config = config
         self.weights = weights
         acousticEncoder = try SpeechEncoder(weights: weights, prefix: "acoustic_tokenizer_encoder", config: config.acoustic)
         semanticEncoder = try SpeechEncoder(weights: weights, prefix: "semantic_tokenizer_encoder", config: config.semantic)
         projector = try AudioProjector(weights: weights, acousticDim: config.acoustic.hiddenSize,
                                        semanticDim: config.semantic.hiddenSize, hiddenSize: config.decoder.hiddenSize)
-        decoder = try Qwen2Decoder(weights: weights, config: config.decoder)
+        decoder = try Qwen2Decoder(weights: weights, config: config.decoder, kvCacheFormat: kvCache)
     }
 
     /// Loads a checkpoint directory (either layout, stored or quantised). With `weights` (a block format),
     /// a floating-point checkpoint's decoder matrices and token embedding are quantised while loading.
-    public convenience init(directory: URL, weights: DType? = nil) throws {
+    public convenience init(directory: URL, weights: DType? = nil, kvCache: KVCache.Format = .f32) throws {
         let checkpoint = try Checkpoint(directory: directory)
         if let weights {
-            try self.init(weights: QuantizingWeightSource(checkpoint: checkpoint, format: weights), config: checkpoint.config)
+            try self.init(weights: QuantizingWeightSource(checkpoint: checkpoint, format: weights), config: checkpoint.config,
+                          kvCache: kvCache)
         } else {
-            try self.init(weights: checkpoint, config: checkpoint.config)
+            try self.init(weights: checkpoint, config: checkpoint.config, kvCache: kvCache)
         }
     }
 
@@ -145,14 +147,22 @@ public final class VibeVoiceASRModel: Sendable {
 
     /// Encodes loudness-normalised 24 kHz mono samples. The signal is zero-padded to a multiple of
     /// the hop, then both encoders run chunk by chunk (`acousticChunkSize` samples) with streaming
-    /// caches, so memory grows with the chunk, not the file. `noiseSeed` turns on σ-VAE sampling
-    /// of the acoustic latents (off by default: deterministic, like transformers' `sample=False`).
+    /// caches, so memory grows with the chunk, not the file; with two or more threads they run side by side.
+    /// `noiseSeed` turns on σ-VAE sampling of the acoustic latents (off by default: deterministic, like
+    /// transformers' `sample=False`).
     public func encodeAudio(_ samples: [Float], noiseSeed: UInt64? = nil,
                             progress: (@Sendable (ModelProgress) -> Void)? = nil) throws -> AudioFeatures {
         guard !samples.isEmpty else { throw ModelRunError.emptyAudio }
         let hop = hopLength
         let padded = (samples.count + hop - 1) / hop * hop
         let chunk = max(1, config.acousticChunkSize)
+        // With two or more threads the encoders run side by side, each on its share of the threads with BLAS held at
+        // one thread (the products split their rows over the encoder's own threads instead).
+        let threads = ComputeThreads.count
+        let sideBySide = threads >= 2
+        let acousticThreads = max(1, threads / 2)
+        if sideBySide { BLAS.setThreadCount(1) }
+        defer { if sideBySide { BLAS.setThreadCount(threads) } }
         var aState = acousticEncoder.makeState()
         var sState = semanticEncoder.makeState()
         var acoustic: [Float] = []
@@ -170,8 +180,12 @@ public final class VibeVoiceASRModel: Sendable {
                     }
                 }
             }
-            let (a, fa) = acousticEncoder.encodeChunk(piece, state: &aState)
-            let (s, _) = semanticEncoder.encodeChunk(piece, state: &sState)
+            var a: [Float] = [], s: [Float] = [], fa = 0
+            Parallel.both(concurrently: sideBySide, {
+                (a, fa) = acousticEncoder.encodeChunk(piece, state: &aState, threads: sideBySide ? acousticThreads : threads)
+            }, {
+                s = semanticEncoder.encodeChunk(piece, state: &sState, threads: sideBySide ? threads - acousticThreads : threads).latents
+            })
             acoustic.append(contentsOf: a)
             semantic.append(contentsOf: s)
             frames += fa

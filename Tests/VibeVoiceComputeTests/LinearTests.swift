@@ -56,6 +56,33 @@ final class LinearTests: XCTestCase {
         }
     }
 
+    /// Small tiles force both split paths of the many-row product: output rows in several tiles (q, gate, up) and,
+    /// for a layer with more inputs than outputs, input columns in several chunks accumulated in the output (down).
+    func testTiledProductsSplitRowsAndColumnsLikeOneProduct() {
+        let saved = Linear.gemmTileElements
+        defer { Linear.gemmTileElements = saved }
+        var rng = SystemRandomNumberGenerator()
+        for dtype in [DType.bf16, .f16] {
+            for (rows, cols, m) in [(40, 300, 7), (300, 40, 5), (33, 1000, 9)] {
+                let values = (0..<(rows * cols)).map { _ in Float.random(in: -1...1, using: &rng) }
+                let (w, stored, storage) = makeWeight(values, rows: rows, cols: cols, dtype: dtype)
+                let bias = (0..<rows).map { _ in Float.random(in: -1...1, using: &rng) }
+                let x = (0..<(m * cols)).map { _ in Float.random(in: -1...1, using: &rng) }
+                Linear.gemmTileElements = 2048   // several tiles, or several column chunks of at least 64
+                let y = Linear(weight: w, bias: bias).forward(x, rows: m)
+                for r in 0..<m {
+                    for o in 0..<rows {
+                        var ref = Double(bias[o])
+                        for c in 0..<cols { ref += Double(stored[o * cols + c]) * Double(x[r * cols + c]) }
+                        // f32 sums of ≤ 1000 products of magnitude ≤ 1: well under 1e-3.
+                        XCTAssertEqual(Double(y[r * rows + o]), ref, accuracy: 1e-3, "\(dtype) \(rows)x\(cols) m=\(m)")
+                    }
+                }
+                withExtendedLifetime(storage) {}
+            }
+        }
+    }
+
     func testRMSNormAndSoftmax() {
         var x: [Float] = [1, 2, 3, 4, -1, 0, 0, 1]
         Ops.rmsNorm(&x, rows: 2, dim: 4, weight: [1, 1, 2, 1], eps: 0)

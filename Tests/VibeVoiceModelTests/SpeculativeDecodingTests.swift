@@ -30,6 +30,15 @@ final class SpeculativeDecodingTests: XCTestCase {
     }
 
     func testDecodeRowsTogetherEqualOneRowStepsBitForBit() throws {
+        try checkDecodeRowsTogether(format: .f32)
+    }
+
+    /// The same with an f16 cache (`--kv-cache f16`): rows stored and read back rounded, still row by row.
+    func testDecodeRowsTogetherEqualOneRowStepsBitForBitWithAnF16Cache() throws {
+        try checkDecodeRowsTogether(format: .f16)
+    }
+
+    private func checkDecodeRowsTogether(format: KVCache.Format) throws {
         let f = try ReferenceFixture("hf_bf16_chunked")
         let (model, audio) = try f.loadModelAndAudio()
         let d = model.decoder
@@ -37,7 +46,8 @@ final class SpeculativeDecodingTests: XCTestCase {
         let prompt = f.ints("input_ids")
         let x0 = try model.fusedEmbeddings(promptIDs: prompt, audio: audio, audioTokenID: f.audioTokenID)
         func prefilled() -> KVCache {
-            let c = d.makeCache(capacity: prompt.count + 16)
+            let c = KVCache(layers: d.config.numLayers, kvHeads: d.config.numKVHeads, headDim: d.config.headDim,
+                            capacity: prompt.count + 16, format: format)
             var x = x0
             x.withUnsafeMutableBufferPointer { d.forward($0.baseAddress!, rows: prompt.count, cache: c) }
             return c

@@ -62,4 +62,6 @@ void vv_matmul_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const
  * comparisons. */
 void vv_set_force_scalar(int on);
 
+#include "CKernelsFused.h"
+
 #endif
