@@ -176,6 +176,11 @@ def llama_open(path: Path, threads: int, logits_all: bool, n_ctx: int):
                  n_threads_batch=threads, logits_all=logits_all, verbose=False, use_mmap=True)
 
 
+def last_logits(llm) -> np.ndarray:
+    # Without logits_all, llama-cpp-python keeps no scores: read the last row from the context.
+    return np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))
+
+
 def llama_speed(path: Path, prompt: list[int], decode: int, threads: int) -> dict:
     llm = llama_open(path, threads, False, len(prompt) + decode + 16)
     llm.eval(prompt[:8])                     # warm the weights' pages once, outside the timings
@@ -183,11 +188,11 @@ def llama_speed(path: Path, prompt: list[int], decode: int, threads: int) -> dic
     t0 = time.perf_counter()
     llm.eval(prompt)
     prefill = time.perf_counter() - t0
-    tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+    tok = int(np.argmax(last_logits(llm)))
     t1 = time.perf_counter()
     for _ in range(decode):
         llm.eval([tok])
-        tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        tok = int(np.argmax(last_logits(llm)))
     dec = time.perf_counter() - t1
     del llm
     return {"prefill_tokens_per_s": len(prompt) / prefill, "decode_s_per_token": dec / decode}

@@ -48,7 +48,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Only measure the multi-row mat-vec kernels: the cost of 1, 2, 4 and 8 rows relative to one, per weight format. Needs no model.")
     var multiRow = false
 
-    @Option(help: ArgumentHelp("Replay a transcript (a raw model output or a json/verbose_json transcript) through the speculative drafter: tokens per verify step and the projected decode speedup from measured multi-row costs (--weights: their format, default q8_0). Repeatable. Needs --tokenizer, no model.",
+    @Option(parsing: .upToNextOption,
+            help: ArgumentHelp("Replay transcripts (raw model outputs or json/verbose_json transcripts) through the speculative drafter: tokens per verify step and the projected decode speedup from measured multi-row costs (--weights: their format, default q8_0). Takes several files. Needs --tokenizer, no model.",
                                valueName: "file"))
     var draftReplay: [String] = []
 
