@@ -89,8 +89,17 @@ public enum Benchmark {
     /// the released prompt without context (the text id is any valid one; its value does not change the cost).
     public static func syntheticPrompt(config: VibeVoiceConfig, audioFrames: Int) -> [Int] {
         let text = min(1000, config.decoder.vocabSize - 1)
-        return [Int](repeating: text, count: 26) + [Int](repeating: config.audioTokenID, count: audioFrames)
+        return [Int](repeating: text, count: 26) + [Int](repeating: syntheticAudioSlot(config: config), count: audioFrames)
             + [Int](repeating: text, count: 37)
+    }
+
+    /// The id that marks audio positions in `syntheticPrompt`: the config's audio token where the vocabulary holds it,
+    /// else an id inside the vocabulary other than the prompt's text id. (A checkpoint in the original layout leaves the
+    /// speech token ids to its tokenizer, so a small model's config can name the released model's id, 151648.)
+    public static func syntheticAudioSlot(config: VibeVoiceConfig) -> Int {
+        let vocab = config.decoder.vocabSize
+        if config.audioTokenID < vocab { return config.audioTokenID }
+        return min(1000, vocab - 1) - 1
     }
 
     /// sgemm rate in FLOP/s for M×N×K = 512×2048×2048, best of 3.
@@ -231,7 +240,8 @@ extension Benchmark {
         options.maxDraftTokens = 0
         options.recordLogProbs = false
         Attention.Timing.reset()
-        let session = try GenerationSession(model: model, promptIDs: prompt, audio: audio, options: options)
+        let session = try GenerationSession(model: model, promptIDs: prompt, audio: audio,
+                                            audioTokenID: syntheticAudioSlot(config: model.config), options: options)
         audio = .none                               // the prompt's embeddings are in the cache now
         let attentionSeconds = Attention.Timing.seconds
         let result = session.generate(options: options)

@@ -77,6 +77,7 @@ extension Benchmark {
                                   embeddings: (0..<(frames * h)).map { _ in rng.nextGaussian() * 0.02 }, frames: frames)
         let prompt = syntheticPrompt(config: model.config, audioFrames: frames)
         let session = try GenerationSession(model: model, promptIDs: prompt, audio: audio,
+                                            audioTokenID: syntheticAudioSlot(config: model.config),
                                             options: GenerationOptions(maxNewTokens: 1, stopTokenIDs: []))
         return session.prefillSeconds
     }

@@ -46,7 +46,7 @@ public enum WeightFidelity {
         } else {
             prompt = Benchmark.syntheticPrompt(config: model.config, audioFrames: audio.frames)
         }
-        let slot = promptBuilder?.audioTokenID
+        let slot = promptBuilder?.audioTokenID ?? Benchmark.syntheticAudioSlot(config: model.config)
         var ids = prompt
         if continuation > 0 {
             let r = try model.generate(promptIDs: prompt, audio: audio, audioTokenID: slot,

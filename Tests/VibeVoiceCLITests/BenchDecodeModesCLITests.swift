@@ -38,4 +38,23 @@ final class BenchDecodeModesCLITests: XCTestCase {
         let noModel = try CLIRunner.run(["bench", "--forced-drafts"])
         XCTAssertEqual(noModel.status, 1, noModel.stderr)
     }
+
+    /// A checkpoint in the original layout leaves the speech token ids to its tokenizer, so this tiny one's config
+    /// names the released model's audio token (151648), outside its 384-id vocabulary: the synthetic prompts of
+    /// bench and fidelity mark audio with an id the model has instead of failing.
+    func testBenchAndFidelityRunOnAnOriginalLayoutCheckpointWithoutATokenizer() throws {
+        let original = model.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("original_sharded_context/model")
+        let bench = try CLIRunner.run(["bench", "--model", original.path, "--seconds", "2", "--tokens", "3", "--json"])
+        XCTAssertEqual(bench.status, 0, bench.stderr)
+        let report = try JSONSerialization.jsonObject(with: bench.stdoutData) as? [String: Any] ?? [:]
+        XCTAssertGreaterThan(report["prefill_tokens"] as? Int ?? 0, 63, "the prompt holds the audio positions")
+        let fidelity = try CLIRunner.run(["fidelity", "--model", original.path, "--seconds", "2", "--tokens", "4",
+                                          "--weights", "q8_0", "--json"])
+        XCTAssertEqual(fidelity.status, 0, fidelity.stderr)
+        let json = try JSONSerialization.jsonObject(with: fidelity.stdoutData) as? [String: Any] ?? [:]
+        let results = json["results"] as? [[String: Any]] ?? []
+        XCTAssertEqual(results.map { $0["weights"] as? String }, ["q8_0"])
+        XCTAssertLessThan(results.first?["mean_kl"] as? Double ?? 1, 1e-2)
+    }
 }
