@@ -1,6 +1,7 @@
 #include "CKernels.h"
 #include "kernels_internal.h"
 #include <stdlib.h>
+#include <stdatomic.h>
 
 /* Results must not depend on whether the compiler fuses a multiply and an add (the multi-row kernels
  * reproduce the one-row kernels bit for bit). */
@@ -275,12 +276,16 @@ VV_AVX2 static void matmul_bf16_avx2(const uint16_t *w, const float *x, size_t l
 
 int vv_cpu_has_avx2(void) {
 #ifdef VV_X86
-    static int cached = -1;
-    if (cached < 0) {
+    /* Atomic: the first calls can come from several kernel threads at once (found by the thread sanitizer).
+     * Each computes the same value, so relaxed ordering is enough. */
+    static _Atomic int cached = -1;
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
     }
-    return cached;
+    return v;
 #else
     return 0;
 #endif
