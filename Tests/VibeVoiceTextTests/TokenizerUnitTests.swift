@@ -174,6 +174,29 @@ final class TokenizerUnitTests: XCTestCase {
         // Every message names the file.
         XCTAssertTrue("\(error(Data("nope".utf8))!)".contains("t.json"))
     }
+
+    /// Found by fuzzing the loader: one id of 11 000 000 in a small vocabulary sized the id tables to match (0.6 GB,
+    /// seconds). Ids far beyond the vocabulary's size are refused; a vocabulary with a few gaps still loads.
+    func testAVocabularyIdFarBeyondItsSizeIsRefused() throws {
+        var doc = try XCTUnwrap(JSONSerialization.jsonObject(with: TinyTokenizer.json(merges: [])) as? [String: Any])
+        var model = try XCTUnwrap(doc["model"] as? [String: Any])
+        var vocab = try XCTUnwrap(model["vocab"] as? [String: Int])
+        let count = vocab.count
+        vocab["zz"] = 11_000_000
+        model["vocab"] = vocab
+        doc["model"] = model
+        XCTAssertThrowsError(try Tokenizer(jsonData: JSONSerialization.data(withJSONObject: doc), path: "t.json")) { e in
+            guard case .invalidField(_, "model.vocab[zz]", let expected)? = e as? TokenizerError else {
+                return XCTFail("\(e)")
+            }
+            XCTAssertTrue(expected.contains("11000000"), expected)
+        }
+        vocab["zz"] = count + 500          // a gap of 500 ids
+        model["vocab"] = vocab
+        doc["model"] = model
+        let tok = try Tokenizer(jsonData: JSONSerialization.data(withJSONObject: doc), path: "t.json")
+        XCTAssertEqual(tok.vocabularySize, count + 501)
+    }
 }
 
 final class TokenStreamDecoderTests: XCTestCase {

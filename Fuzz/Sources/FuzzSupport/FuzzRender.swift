@@ -7,7 +7,7 @@ public enum FuzzRender {
         for format in OutputFormat.allCases {
             let out = TranscriptRenderer.render(t, as: format)
             switch format {
-            case .json, .verboseJSON:
+            case .json, .verboseJSON, .diarizedJSON:
                 guard let parsed = try? JSONSerialization.jsonObject(with: Data(out.utf8)) else {
                     Fuzz.fail("\(format) output does not parse as JSON: \(out.prefix(300))")
                 }
