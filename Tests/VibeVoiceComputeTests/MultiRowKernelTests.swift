@@ -36,7 +36,8 @@ final class MultiRowKernelTests: XCTestCase {
         for scalar in [false, true] {
             vv_set_force_scalar(scalar ? 1 : 0)
             for dtype in formats {
-                for (rows, cols) in [(37, 53), (64, 129), (6, 200), (130, 96)] {
+                // Block counts 2, 5, 7, 3 and, past the kernels' groups of 8 scales, 10 and 17.
+                for (rows, cols) in [(37, 53), (64, 129), (6, 200), (130, 96), (13, 300), (9, 520)] {
                     let lin = Linear(weight: try weight(rows, cols, dtype), bias: values(rows, scale: 1))
                     for m in 2...Linear.maxMatvecRows {
                         let x = values(m * cols, scale: 2)

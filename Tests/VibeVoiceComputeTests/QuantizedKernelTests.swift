@@ -6,8 +6,11 @@ import CKernels
 /// a double-precision evaluation of the same integer arithmetic; shapes include row counts that are not
 /// multiples of the 4-row kernel and row lengths that are not multiples of the 32-value block or SIMD width.
 final class QuantizedKernelTests: XCTestCase {
-    /// (rows, cols): partial last blocks (53, 129, 5, 40), one row, row counts of 1, 3, 5, 37 (not multiples of 4).
-    static let shapes = [(37, 53), (64, 129), (5, 40), (1, 5), (3, 96), (300, 3584 / 8), (8, 32)]
+    /// (rows, cols): partial last blocks (53, 129, 5, 40, 300), one row, row counts of 1, 3, 5, 13, 37 (not multiples
+    /// of 4), block counts below, at and past the kernels' groups of 8 scales (2, 5, 8, 10, 14, 32), and more blocks
+    /// (769) than the Q4_0 kernel keeps its activation offsets for on the stack.
+    static let shapes = [(37, 53), (64, 129), (5, 40), (1, 5), (3, 96), (300, 3584 / 8), (8, 32), (13, 300), (6, 256),
+                         (9, 1024), (5, 24_600)]
 
     override func tearDown() {
         vv_set_force_scalar(0)

@@ -27,7 +27,7 @@ void vv_matmul_f16(const uint16_t *w, const float *x, size_t ldx, size_t m, floa
 /* 1 when the AVX2 paths are in use (for reports). */
 int vv_kernels_simd_enabled(void);
 
-/* ---- Block-quantised weights (quant_blocks.c) ----
+/* ---- Block-quantised weights (quant_blocks.c, quant_q8_0.c, quant_q4_0.c) ----
  * 32 values per block, one f16 scale per block; a row of `cols` values has vv_q_blocks(cols) blocks,
  * the last zero-padded. Q8_0 payload: int8 [rows, nb*32]. Q4_0 payload: uint8 [rows, nb*16], byte j
  * of a block = value j (low nibble) and value j+16 (high nibble), each stored as q+8. Scales: f16 [rows, nb]. */
