@@ -19,9 +19,24 @@
 
 #define VV_ROUND_NEAREST (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
-static int force_scalar = 0;
-void vv_set_force_scalar(int on) { force_scalar = on; }
-int vv_q_use_simd(void) { return !force_scalar && vv_cpu_has_avx2(); }
+static int max_level = VV_QUANT_AVXVNNI;
+
+static int cpu_level(void) {
+    if (vv_cpu_has_avxvnni()) return VV_QUANT_AVXVNNI;
+    return vv_cpu_has_avx2() ? VV_QUANT_AVX2 : VV_QUANT_SCALAR;
+}
+
+int vv_quant_level(void) {
+    const int cpu = cpu_level();
+    return max_level < cpu ? max_level : cpu;
+}
+
+int vv_quant_set_max_level(int level) {
+    max_level = level < VV_QUANT_SCALAR ? VV_QUANT_SCALAR : level;
+    return vv_quant_level();
+}
+
+void vv_set_force_scalar(int on) { vv_quant_set_max_level(on ? VV_QUANT_SCALAR : VV_QUANT_AVXVNNI); }
 
 size_t vv_q_blocks(size_t cols) { return (cols + QK - 1) / QK; }
 
@@ -72,7 +87,7 @@ void vv_quantize_act_q8(const float *x, size_t cols, int8_t *qx, float *dx) {
     size_t full = cols / QK;
     size_t b = 0;
 #ifdef VV_X86
-    if (vv_q_use_simd()) { quantize_act_avx2(x, full, qx, dx); b = full; }
+    if (vv_quant_level() >= VV_QUANT_AVX2) { quantize_act_avx2(x, full, qx, dx); b = full; }
 #endif
     for (; b < nb; b++) {
         float v[QK];
@@ -86,7 +101,11 @@ void vv_quantize_act_q8(const float *x, size_t cols, int8_t *qx, float *dx) {
 void vv_matvec_q8_0(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,
                     float *y, size_t nb, size_t r0, size_t r1) {
 #ifdef VV_X86
-    if (vv_q_use_simd()) { vv_matvec_q8_0_avx2(q, d, qx, dx, y, nb, r0, r1); return; }
+    switch (vv_quant_level()) {
+    case VV_QUANT_AVXVNNI: vv_matvec_q8_0_avxvnni(q, d, qx, dx, y, nb, r0, r1); return;
+    case VV_QUANT_AVX2: vv_matvec_q8_0_avx2(q, d, qx, dx, y, nb, r0, r1); return;
+    default: break;
+    }
 #endif
     vv_matvec_q8_0_scalar(q, d, qx, dx, y, nb, r0, r1);
 }
@@ -94,7 +113,11 @@ void vv_matvec_q8_0(const int8_t *q, const uint16_t *d, const int8_t *qx, const 
 void vv_matvec_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,
                     float *y, size_t nb, size_t r0, size_t r1) {
 #ifdef VV_X86
-    if (vv_q_use_simd()) { vv_matvec_q4_0_avx2(q, d, qx, dx, y, nb, r0, r1); return; }
+    switch (vv_quant_level()) {
+    case VV_QUANT_AVXVNNI: vv_matvec_q4_0_avxvnni(q, d, qx, dx, y, nb, r0, r1); return;
+    case VV_QUANT_AVX2: vv_matvec_q4_0_avx2(q, d, qx, dx, y, nb, r0, r1); return;
+    default: break;
+    }
 #endif
     vv_matvec_q4_0_scalar(q, d, qx, dx, y, nb, r0, r1);
 }
@@ -102,7 +125,11 @@ void vv_matvec_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const
 void vv_matmul_q8_0(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,
                     float *y, size_t ldy, size_t nb, size_t r0, size_t r1) {
 #ifdef VV_X86
-    if (vv_q_use_simd()) { vv_matmul_q8_0_avx2(q, d, qx, dx, m, y, ldy, nb, r0, r1); return; }
+    switch (vv_quant_level()) {
+    case VV_QUANT_AVXVNNI: vv_matmul_q8_0_avxvnni(q, d, qx, dx, m, y, ldy, nb, r0, r1); return;
+    case VV_QUANT_AVX2: vv_matmul_q8_0_avx2(q, d, qx, dx, m, y, ldy, nb, r0, r1); return;
+    default: break;
+    }
 #endif
     for (size_t j = 0; j < m; j++) vv_matvec_q8_0_scalar(q, d, qx + j * nb * QK, dx + j * nb, y + j * ldy, nb, r0, r1);
 }
@@ -110,7 +137,11 @@ void vv_matmul_q8_0(const int8_t *q, const uint16_t *d, const int8_t *qx, const 
 void vv_matmul_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,
                     float *y, size_t ldy, size_t nb, size_t r0, size_t r1) {
 #ifdef VV_X86
-    if (vv_q_use_simd()) { vv_matmul_q4_0_avx2(q, d, qx, dx, m, y, ldy, nb, r0, r1); return; }
+    switch (vv_quant_level()) {
+    case VV_QUANT_AVXVNNI: vv_matmul_q4_0_avxvnni(q, d, qx, dx, m, y, ldy, nb, r0, r1); return;
+    case VV_QUANT_AVX2: vv_matmul_q4_0_avx2(q, d, qx, dx, m, y, ldy, nb, r0, r1); return;
+    default: break;
+    }
 #endif
     for (size_t j = 0; j < m; j++) vv_matvec_q4_0_scalar(q, d, qx + j * nb * QK, dx + j * nb, y + j * ldy, nb, r0, r1);
 }

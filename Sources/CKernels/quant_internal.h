@@ -14,8 +14,9 @@
 
 #define QK 32
 
-/* 1 when the AVX2 paths are in use (the CPU has them and vv_set_force_scalar(1) was not called). */
-int vv_q_use_simd(void);
+/* The kernel path in use: VV_QUANT_SCALAR, VV_QUANT_AVX2 or VV_QUANT_AVXVNNI (what the CPU has, capped by
+ * vv_quant_set_max_level). */
+int vv_quant_level(void);
 
 /* One padded block of 32 values from row x (cols long), block b. */
 static inline void vv_q_load_block(const float *x, size_t cols, size_t b, float out[QK]) {
@@ -29,7 +30,7 @@ void vv_matvec_q8_0_scalar(const int8_t *q, const uint16_t *d, const int8_t *qx,
 void vv_matvec_q4_0_scalar(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,
                            float *y, size_t nb, size_t r0, size_t r1);
 #ifdef VV_X86
-/* The SIMD kernels (AVX2, FMA, F16C). */
+/* Each SIMD kernel in two builds: _avx2 (AVX2, FMA, F16C) and _avxvnni (the same with AVX-VNNI's vpdpbusd). */
 #define VV_Q_KERNELS(ISA)                                                                                      \
 void vv_matvec_q8_0_##ISA(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,               \
                           float *y, size_t nb, size_t r0, size_t r1);                                          \
@@ -40,6 +41,7 @@ void vv_matmul_q8_0_##ISA(const int8_t *q, const uint16_t *d, const int8_t *qx, 
 void vv_matmul_q4_0_##ISA(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,    \
                           float *y, size_t ldy, size_t nb, size_t r0, size_t r1);
 VV_Q_KERNELS(avx2)
+VV_Q_KERNELS(avxvnni)
 
 /* The per-block scales f16(d[b]) * dx[b] of 8 blocks at once (the same single rounding as the scalar product). */
 VV_AVX2 static inline __m256 vv_q_scales8(const uint16_t *d, const float *dx) {

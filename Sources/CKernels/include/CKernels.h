@@ -58,8 +58,14 @@ void vv_matmul_q8_0(const int8_t *q, const uint16_t *d, const int8_t *qx, const 
 void vv_matmul_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,
                     float *y, size_t ldy, size_t nb, size_t r0, size_t r1);
 
-/* Forces the portable scalar paths of the quantised kernels (1) or lets the CPU decide (0): for tests and
- * comparisons. */
+/* Paths of the block-format kernels (activation quantisation, mat-vec, multi-row), all bit-identical: */
+enum { VV_QUANT_SCALAR = 0, VV_QUANT_AVX2 = 1, VV_QUANT_AVXVNNI = 2 };
+/* Caps the path at `level` (for tests and comparisons; the default is the best the CPU has) and returns the
+ * path now in use. */
+int vv_quant_set_max_level(int level);
+/* The path in use. */
+int vv_quant_level(void);
+/* Forces the portable scalar paths (1) or lifts the cap (0). */
 void vv_set_force_scalar(int on);
 
 #include "CKernelsFused.h"
