@@ -24,6 +24,9 @@ void vv_matmul_bf16(const uint16_t *w, const float *x, size_t ldx, size_t m, flo
 void vv_matmul_f16(const uint16_t *w, const float *x, size_t ldx, size_t m, float *y, size_t ldy, size_t cols,
                    size_t row_begin, size_t row_end);
 
+/* *p += v atomically; returns the old value (work counters shared by the threads of one parallel loop). */
+static inline long vv_atomic_fetch_add(long *p, long v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+
 /* 1 when the AVX2 paths are in use (for reports). */
 int vv_kernels_simd_enabled(void);
 
