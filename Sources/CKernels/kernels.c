@@ -291,6 +291,19 @@ int vv_cpu_has_avx2(void) {
 #endif
 }
 
+int vv_cpu_has_avxvnni(void) {
+#ifdef VV_X86
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = vv_cpu_has_avx2() && __builtin_cpu_supports("avxvnni");
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
 int vv_kernels_simd_enabled(void) { return vv_cpu_has_avx2(); }
 
 void vv_widen_bf16(const uint16_t *src, float *dst, size_t n) {

@@ -9,10 +9,13 @@
 #define VV_X86 1
 #include <immintrin.h>
 #define VV_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define VV_AVXVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
 #endif
 
 /* 1 when the CPU has AVX2, FMA and F16C (checked once). */
 int vv_cpu_has_avx2(void);
+/* 1 when the CPU also has AVX-VNNI (256-bit vpdpbusd; checked once). */
+int vv_cpu_has_avxvnni(void);
 
 static inline float vv_bf16_to_f32(uint16_t h) {
     uint32_t bits = ((uint32_t)h) << 16;

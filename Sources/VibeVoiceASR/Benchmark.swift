@@ -146,6 +146,8 @@ extension Benchmark {
         public var matrixParameters: Int
         public var peakResidentBytes: Int?
         public var kernelsUseSIMD: Bool
+        /// The block-format kernels' instruction-set path (scalar, avx2, avxvnni).
+        public var quantKernels = QuantKernelPath.current.rawValue
         /// What `prefillDetail` and the long-audio figures add (attention time, exact FLOP count, the cache).
         public var prefillDetail = PrefillDetail()
 
@@ -173,7 +175,7 @@ extension Benchmark {
                 "decode_bytes_per_token": weightBytesPerToken,
                 "decode_floor_s_per_token": decodeFloorSecondsPerToken,
                 "decode_ratio_to_floor": decodeSecondsPerToken / decodeFloorSecondsPerToken,
-                "simd_kernels": kernelsUseSIMD,
+                "simd_kernels": kernelsUseSIMD, "quant_kernels": quantKernels,
             ]
             out["peak_resident_bytes"] = peakResidentBytes ?? NSNull()
             for (k, v) in prefillDetail.json(report: self) { out[k] = v }

@@ -71,6 +71,12 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var runtime: DecoderRuntimeOptions
 
+    @Option(help: ArgumentHelp("Use at most this instruction-set path for the q8_0/q4_0 kernels: scalar, avx2 or avxvnni (default: the best this CPU has). All give the same bits; for comparisons.", valueName: "path"))
+    var quantKernels: String?
+
+    @Option(help: ArgumentHelp("Row chunks per thread that the decode mat-vecs hand out to whichever thread is free (default 4; 1: one fixed range per thread). For comparisons.", valueName: "n"))
+    var matvecChunks: Int?
+
     @Flag(help: "Also prefill the 60 s and 300 s prompt shapes (513 and 2313 tokens, random audio embeddings) for their ratios to the sgemm rate.")
     var prefillSweep = false
 
@@ -92,6 +98,12 @@ struct BenchCommand: ParsableCommand {
         if !(1...Linear.maxMatvecRows - 1).contains(maxDraft) {
             throw CLIUsageError("--max-draft must be between 1 and \(Linear.maxMatvecRows - 1)")
         }
+        if let path = quantKernels, QuantKernelPath(rawValue: path) == nil {
+            throw CLIUsageError("--quant-kernels must be one of: \(QuantKernelPath.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let n = matvecChunks, !(1...64).contains(n) {
+            throw CLIUsageError("--matvec-chunks must be between 1 and 64, got \(n)")
+        }
         if let list = batchSizes { _ = try Self.parseBatchSizes(list) }
         if (batchSizes != nil || forcedDrafts) && model == nil { throw CLIUsageError("--batch-sizes and --forced-drafts need --model DIR") }
         if runtime.int8Prefill, let w = weights, DType(blockFormatName: w) != .q8_0 {
@@ -101,6 +113,8 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         if let threads { ComputeThreads.set(threads) }
+        if let path = quantKernels.flatMap(QuantKernelPath.init(rawValue:)) { QuantKernelPath.cap(path) }
+        if let matvecChunks { Parallel.balancedChunksPerThread = matvecChunks }
         if logSoftmax { return runLogSoftmax() }
         if multiRow { return try runMultiRow() }
         if !draftReplay.isEmpty { return try runDraftReplay() }
@@ -137,8 +151,9 @@ struct BenchCommand: ParsableCommand {
         }
         let gb = 1e9
         var lines: [String] = []
-        lines.append(String(format: "weights                 %@, threads %d (SIMD kernels: %@)%@", r.weights, r.threads,
-                            r.kernelsUseSIMD ? "on" : "off", r.prefillDetail.int8Prefill ? ", integer prefill" : ""))
+        lines.append(String(format: "weights                 %@, threads %d (SIMD kernels: %@, block formats: %@)%@", r.weights,
+                            r.threads, r.kernelsUseSIMD ? "on" : "off", r.quantKernels,
+                            r.prefillDetail.int8Prefill ? ", integer prefill" : ""))
         lines.append(String(format: "memory read bandwidth   %.1f GB/s", r.bandwidth / gb))
         lines.append(String(format: "decode mat-vec stream   %.1f GB/s (%.2f of the read bandwidth)", r.matvecBandwidth / gb,
                             r.matvecBandwidth / r.bandwidth))

@@ -10,7 +10,7 @@ extension Linear {
             quantizedMatvec(x, into: y)
             return
         }
-        Parallel.forRanges(outFeatures, minChunk: 64) { r0, r1 in
+        Parallel.forBalancedRanges(outFeatures, minChunk: 64) { r0, r1 in
             switch dtype {
             case .f32:
                 vv_matvec_f32(w.assumingMemoryBound(to: Float.self), x, y, cols, r0, r1)
@@ -34,7 +34,7 @@ extension Linear {
         let q = weight.data
         let d = weight.scales!.assumingMemoryBound(to: UInt16.self)
         let format = weight.dtype
-        Parallel.forRanges(outFeatures, minChunk: 64) { r0, r1 in
+        Parallel.forBalancedRanges(outFeatures, minChunk: 64) { r0, r1 in
             if format == .q8_0 {
                 vv_matvec_q8_0(q.assumingMemoryBound(to: Int8.self), d, qx, dx, y, nb, r0, r1)
             } else {
@@ -57,7 +57,7 @@ extension Linear {
             defer { qx.deallocate(); dx.deallocate() }
             for j in 0..<m { vv_quantize_act_q8(x + j * cols, cols, qx + j * nb * DType.blockLength, dx + j * nb) }
             let d = weight.scales!.assumingMemoryBound(to: UInt16.self)
-            Parallel.forRanges(outFeatures, minChunk: 64) { r0, r1 in
+            Parallel.forBalancedRanges(outFeatures, minChunk: 64) { r0, r1 in
                 if dtype == .q8_0 {
                     vv_matmul_q8_0(w.assumingMemoryBound(to: Int8.self), d, qx, dx, m, y, ldy, nb, r0, r1)
                 } else {
@@ -66,7 +66,7 @@ extension Linear {
             }
             return
         }
-        Parallel.forRanges(outFeatures, minChunk: 64) { r0, r1 in
+        Parallel.forBalancedRanges(outFeatures, minChunk: 64) { r0, r1 in
             switch dtype {
             case .f32:
                 vv_matmul_f32(w.assumingMemoryBound(to: Float.self), x, cols, m, y, ldy, cols, r0, r1)

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 
@@ -43,6 +44,40 @@ public enum Parallel {
                 let b = t * chunk
                 let e = min(count, b + chunk)
                 if b < e { task.value(b, e) }
+            }
+        }
+    }
+}
+
+extension Parallel {
+    /// Chunks per thread of `forBalancedRanges` (1: one contiguous range per thread, as `forRanges`).
+    nonisolated(unsafe) public static var balancedChunksPerThread = 4
+
+    /// Splits `0..<count` into about `balancedChunksPerThread` contiguous chunks per thread (multiples of 4 items,
+    /// at least `minChunk` each) that the threads take as they come free, so a thread slowed by other work on the
+    /// machine takes fewer: for the decode mat-vecs, whose rows cost the same but whose threads need not.
+    @inline(__always)
+    public static func forBalancedRanges(_ count: Int, minChunk: Int = 1, _ body: (_ begin: Int, _ end: Int) -> Void) {
+        guard count > 0 else { return }
+        let threads = max(1, min(ComputeThreads.count, count / max(1, minChunk)))
+        let chunks = min(threads * max(1, balancedChunksPerThread), max(1, count / max(1, minChunk)))
+        if threads == 1 || chunks <= threads {
+            forRanges(count, threads: threads, minChunk: minChunk, body)
+            return
+        }
+        let chunk = (((count + chunks - 1) / chunks) + 3) & ~3
+        let n = (count + chunk - 1) / chunk
+        let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        next.initialize(to: 0)
+        defer { next.deallocate() }
+        withoutActuallyEscaping(body) { body in
+            let task = UncheckedSendable((body, next))
+            DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                while true {
+                    let i = vv_atomic_fetch_add(task.value.1, 1)
+                    if i >= n { break }
+                    task.value.0(i * chunk, min(count, (i + 1) * chunk))
+                }
             }
         }
     }

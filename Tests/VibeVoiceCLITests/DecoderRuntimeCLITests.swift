@@ -26,6 +26,17 @@ final class DecoderRuntimeCLITests: XCTestCase {
         XCTAssertEqual(try tokens(["--weights", "q8_0", "--int8-prefill"]), try tokens(["--weights", "q8_0"]))
     }
 
+    func testBenchReportsTheCappedBlockFormatKernelPath() throws {
+        let run = try CLIRunner.run(["bench", "--model", model.path, "--weights", "q4_0", "--quant-kernels", "scalar",
+                                     "--no-encode", "--seconds", "1", "--tokens", "2", "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let json = try JSONSerialization.jsonObject(with: run.stdoutData) as? [String: Any] ?? [:]
+        XCTAssertEqual(json["quant_kernels"] as? String, "scalar")
+        let bad = try CLIRunner.run(["bench", "--model", model.path, "--quant-kernels", "avx512"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("--quant-kernels must be one of: scalar, avx2, avxvnni"), bad.stderr)
+    }
+
     func testBadRuntimeFlagsAreUsageErrors() throws {
         let bf16 = try CLIRunner.run(["transcribe", audio.path, "--model", model.path, "--int8-prefill", "--quiet"])
         XCTAssertEqual(bf16.status, 1, bf16.stderr)

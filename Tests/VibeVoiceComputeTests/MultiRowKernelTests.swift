@@ -33,10 +33,13 @@ final class MultiRowKernelTests: XCTestCase {
 
     func testEveryRowOfABlockEqualsItsOneRowMatvecBitForBit() throws {
         let formats: [DType] = [.f32, .bf16, .f16, .q8_0, .q4_0]
-        for scalar in [false, true] {
-            vv_set_force_scalar(scalar ? 1 : 0)
-            for dtype in formats {
-                for (rows, cols) in [(37, 53), (64, 129), (6, 200), (130, 96)] {
+        // Every path of the block-format kernels this CPU has (scalar, AVX2, AVX-VNNI); the float formats once.
+        let best = vv_quant_set_max_level(Int32(VV_QUANT_AVXVNNI))
+        for level in Int32(VV_QUANT_SCALAR)...best {
+            vv_quant_set_max_level(level)
+            for dtype in formats where dtype.isBlockFormat || level == best {
+                // Block counts 2, 5, 7, 3 and, past the kernels' groups of 8 scales, 10 and 17.
+                for (rows, cols) in [(37, 53), (64, 129), (6, 200), (130, 96), (13, 300), (9, 520)] {
                     let lin = Linear(weight: try weight(rows, cols, dtype), bias: values(rows, scale: 1))
                     for m in 2...Linear.maxMatvecRows {
                         let x = values(m * cols, scale: 2)
@@ -44,7 +47,7 @@ final class MultiRowKernelTests: XCTestCase {
                         for j in 0..<m {
                             let one = lin.forward(Array(x[(j * cols)..<((j + 1) * cols)]), rows: 1)
                             XCTAssertEqual(Array(block[(j * rows)..<((j + 1) * rows)]).map(\.bitPattern), one.map(\.bitPattern),
-                                           "\(dtype) \(rows)x\(cols) m=\(m) row \(j) scalar=\(scalar)")
+                                           "\(dtype) \(rows)x\(cols) m=\(m) row \(j) level \(level)")
                         }
                     }
                 }

@@ -6,8 +6,17 @@ import CKernels
 /// a double-precision evaluation of the same integer arithmetic; shapes include row counts that are not
 /// multiples of the 4-row kernel and row lengths that are not multiples of the 32-value block or SIMD width.
 final class QuantizedKernelTests: XCTestCase {
-    /// (rows, cols): partial last blocks (53, 129, 5, 40), one row, row counts of 1, 3, 5, 37 (not multiples of 4).
-    static let shapes = [(37, 53), (64, 129), (5, 40), (1, 5), (3, 96), (300, 3584 / 8), (8, 32)]
+    /// (rows, cols): partial last blocks (53, 129, 5, 40, 300), one row, row counts of 1, 3, 5, 13, 37 (not multiples
+    /// of 4), block counts below, at and past the kernels' groups of 8 scales (2, 5, 8, 10, 14, 32), and more blocks
+    /// (769) than the Q4_0 kernel keeps its activation offsets for on the stack.
+    static let shapes = [(37, 53), (64, 129), (5, 40), (1, 5), (3, 96), (300, 3584 / 8), (8, 32), (13, 300), (6, 256),
+                         (9, 1024), (5, 24_600)]
+
+    /// Every kernel path this CPU has (scalar, AVX2, AVX-VNNI), as levels for `vv_quant_set_max_level`.
+    static let levels: [Int32] = {
+        let best = vv_quant_set_max_level(Int32(VV_QUANT_AVXVNNI))
+        return Array(Int32(VV_QUANT_SCALAR)...best)
+    }()
 
     override func tearDown() {
         vv_set_force_scalar(0)
@@ -37,10 +46,14 @@ final class QuantizedKernelTests: XCTestCase {
             let x = randomMatrix(1, n, scale: 3)
             vv_set_force_scalar(1)
             let scalar = quantizeActivation(x)
+            for level in Self.levels {
+                vv_quant_set_max_level(level)
+                let other = quantizeActivation(x)
+                XCTAssertEqual(scalar.q, other.q, "n=\(n) level \(level)")
+                XCTAssertEqual(scalar.d, other.d, "n=\(n) level \(level)")
+            }
             vv_set_force_scalar(0)
             let simd = quantizeActivation(x)
-            XCTAssertEqual(scalar.q, simd.q, "n=\(n)")
-            XCTAssertEqual(scalar.d, simd.d, "n=\(n)")
             for i in 0..<n {
                 let d = simd.d[i / 32]
                 XCTAssertLessThanOrEqual(abs(Float(simd.q[i]) * d - x[i]), 0.5 * d * 1.0001, "n=\(n) i=\(i)")
@@ -57,9 +70,13 @@ final class QuantizedKernelTests: XCTestCase {
                 let x = randomMatrix(1, cols, scale: 2)
                 vv_set_force_scalar(1)
                 let scalar = Linear(weight: w, bias: nil).forward(x, rows: 1)
+                for level in Self.levels.dropFirst() {
+                    vv_quant_set_max_level(level)
+                    let other = Linear(weight: w, bias: nil).forward(x, rows: 1)
+                    XCTAssertEqual(scalar.map(\.bitPattern), other.map(\.bitPattern), "\(format) \(rows)x\(cols) level \(level)")
+                }
                 vv_set_force_scalar(0)
                 let simd = Linear(weight: w, bias: nil).forward(x, rows: 1)
-                XCTAssertEqual(scalar.map(\.bitPattern), simd.map(\.bitPattern), "\(format) \(rows)x\(cols)")
 
                 // The same sum in double precision: dequantised weights times the quantised activation.
                 let (qx, dx) = quantizeActivation(x)

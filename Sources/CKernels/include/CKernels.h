@@ -24,10 +24,13 @@ void vv_matmul_bf16(const uint16_t *w, const float *x, size_t ldx, size_t m, flo
 void vv_matmul_f16(const uint16_t *w, const float *x, size_t ldx, size_t m, float *y, size_t ldy, size_t cols,
                    size_t row_begin, size_t row_end);
 
+/* *p += v atomically; returns the old value (work counters shared by the threads of one parallel loop). */
+static inline long vv_atomic_fetch_add(long *p, long v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+
 /* 1 when the AVX2 paths are in use (for reports). */
 int vv_kernels_simd_enabled(void);
 
-/* ---- Block-quantised weights (quant_blocks.c) ----
+/* ---- Block-quantised weights (quant_blocks.c, quant_q8_0.c, quant_q4_0.c) ----
  * 32 values per block, one f16 scale per block; a row of `cols` values has vv_q_blocks(cols) blocks,
  * the last zero-padded. Q8_0 payload: int8 [rows, nb*32]. Q4_0 payload: uint8 [rows, nb*16], byte j
  * of a block = value j (low nibble) and value j+16 (high nibble), each stored as q+8. Scales: f16 [rows, nb]. */
@@ -58,8 +61,14 @@ void vv_matmul_q8_0(const int8_t *q, const uint16_t *d, const int8_t *qx, const 
 void vv_matmul_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,
                     float *y, size_t ldy, size_t nb, size_t r0, size_t r1);
 
-/* Forces the portable scalar paths of the quantised kernels (1) or lets the CPU decide (0): for tests and
- * comparisons. */
+/* Paths of the block-format kernels (activation quantisation, mat-vec, multi-row), all bit-identical: */
+enum { VV_QUANT_SCALAR = 0, VV_QUANT_AVX2 = 1, VV_QUANT_AVXVNNI = 2 };
+/* Caps the path at `level` (for tests and comparisons; the default is the best the CPU has) and returns the
+ * path now in use. */
+int vv_quant_set_max_level(int level);
+/* The path in use. */
+int vv_quant_level(void);
+/* Forces the portable scalar paths (1) or lifts the cap (0). */
 void vv_set_force_scalar(int on);
 
 #include "CKernelsFused.h"

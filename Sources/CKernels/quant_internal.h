@@ -1,0 +1,52 @@
+#ifndef QUANT_INTERNAL_H
+#define QUANT_INTERNAL_H
+/* Shared by the block-format files (quant_blocks.c: activation quantisation and the one dispatch point;
+ * quant_q8_0.c and quant_q4_0.c: each format's quantiser, scalar twins and AVX2 kernels).
+ *
+ * The arithmetic every path reproduces, per output row: eight float lanes, lane l accumulating, block by
+ * block, fmaf(f16(d[b]) * dx[b], (float)dot_l, lane) where dot_l is the exact integer dot product of values
+ * 4l..4l+3 of block b; then vv_hsum256's reduction order. The integers are exact, so the AVX2 paths may form
+ * them any way they like (the Q4_0 kernels take the unsigned nibbles and subtract 8·Σx afterwards); the
+ * float operations and their order are what must match. */
+#include "CKernels.h"
+#include "kernels_internal.h"
+#include <stdlib.h>
+
+#define QK 32
+
+/* The kernel path in use: VV_QUANT_SCALAR, VV_QUANT_AVX2 or VV_QUANT_AVXVNNI (what the CPU has, capped by
+ * vv_quant_set_max_level). */
+int vv_quant_level(void);
+
+/* One padded block of 32 values from row x (cols long), block b. */
+static inline void vv_q_load_block(const float *x, size_t cols, size_t b, float out[QK]) {
+    size_t base = b * QK;
+    for (int j = 0; j < QK; j++) out[j] = base + j < cols ? x[base + j] : 0.0f;
+}
+
+/* Per-format kernels behind the dispatch in quant_blocks.c (r0..r1: output rows; m: activation rows). */
+void vv_matvec_q8_0_scalar(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,
+                           float *y, size_t nb, size_t r0, size_t r1);
+void vv_matvec_q4_0_scalar(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,
+                           float *y, size_t nb, size_t r0, size_t r1);
+#ifdef VV_X86
+/* Each SIMD kernel in two builds: _avx2 (AVX2, FMA, F16C) and _avxvnni (the same with AVX-VNNI's vpdpbusd). */
+#define VV_Q_KERNELS(ISA)                                                                                      \
+void vv_matvec_q8_0_##ISA(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,               \
+                          float *y, size_t nb, size_t r0, size_t r1);                                          \
+void vv_matvec_q4_0_##ISA(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,              \
+                          float *y, size_t nb, size_t r0, size_t r1);                                          \
+void vv_matmul_q8_0_##ISA(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,     \
+                          float *y, size_t ldy, size_t nb, size_t r0, size_t r1);                              \
+void vv_matmul_q4_0_##ISA(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,    \
+                          float *y, size_t ldy, size_t nb, size_t r0, size_t r1);
+VV_Q_KERNELS(avx2)
+VV_Q_KERNELS(avxvnni)
+
+/* The per-block scales f16(d[b]) * dx[b] of 8 blocks at once (the same single rounding as the scalar product). */
+VV_AVX2 static inline __m256 vv_q_scales8(const uint16_t *d, const float *dx) {
+    return _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d)), _mm256_loadu_ps(dx));
+}
+#endif
+
+#endif

@@ -1,0 +1,37 @@
+import CKernels
+
+/// The instruction-set path of the block-format (Q8_0, Q4_0) kernels. Every path gives bit-identical results;
+/// capping the path is for comparisons (`bench --quant-kernels`) and tests.
+public enum QuantKernelPath: String, CaseIterable, Sendable {
+    /// Portable C.
+    case scalar
+    /// AVX2 + FMA + F16C (maddubs/madd integer dot products).
+    case avx2
+    /// AVX2 with AVX-VNNI (one vpdpbusd per 32-value block and row).
+    case avxvnni
+
+    private var level: Int32 {
+        switch self {
+        case .scalar: return Int32(VV_QUANT_SCALAR)
+        case .avx2: return Int32(VV_QUANT_AVX2)
+        case .avxvnni: return Int32(VV_QUANT_AVXVNNI)
+        }
+    }
+
+    private init(level: Int32) {
+        switch level {
+        case Int32(VV_QUANT_AVXVNNI): self = .avxvnni
+        case Int32(VV_QUANT_AVX2): self = .avx2
+        default: self = .scalar
+        }
+    }
+
+    /// The path in use.
+    public static var current: QuantKernelPath { QuantKernelPath(level: vv_quant_level()) }
+
+    /// Uses at most `path` (the best the CPU has when it has less); returns the path now in use.
+    @discardableResult
+    public static func cap(_ path: QuantKernelPath) -> QuantKernelPath {
+        QuantKernelPath(level: vv_quant_set_max_level(path.level))
+    }
+}
