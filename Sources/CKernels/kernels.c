@@ -293,12 +293,14 @@ int vv_cpu_has_avx2(void) {
 
 int vv_cpu_has_avxvnni(void) {
 #ifdef VV_X86
-    static int cached = -1;
-    if (cached < 0) {
+    static _Atomic int cached = -1;       /* atomic for the same reason as vv_cpu_has_avx2's */
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v < 0) {
         __builtin_cpu_init();
-        cached = vv_cpu_has_avx2() && __builtin_cpu_supports("avxvnni");
+        v = vv_cpu_has_avx2() && __builtin_cpu_supports("avxvnni");
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
     }
-    return cached;
+    return v;
 #else
     return 0;
 #endif
