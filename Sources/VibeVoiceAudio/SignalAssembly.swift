@@ -6,7 +6,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Turns decoded blocks into the model's signal, the same way for every decoder:
+/// Turns decoded blocks into the model's signal, the same way for every decoder (libsndfile, FFmpeg):
 /// each block of interleaved float frames is checked for NaN and infinity, counted against the duration
 /// limit, averaged to mono (`AudioLoader.downmix`) and fed to the 24 kHz resampler; only the 24 kHz output is
 /// kept. Audio that is already 24 kHz mono is copied as decoded.
@@ -85,6 +85,18 @@ final class SignalAssembler {
             try resampler.process(block, into: &output)
         } else {
             output.append(contentsOf: block)
+        }
+    }
+
+    /// Appends `frames` frames of silence (a span a damaged packet held, with `allowPartial`).
+    func appendSilence(frames: Int) throws {
+        guard frames > 0 else { return }
+        let zeros = [Float](repeating: 0, count: min(frames, AudioLoader.blockFrames) * channels)
+        var left = frames
+        while left > 0 {
+            let n = min(left, AudioLoader.blockFrames)
+            try zeros.withUnsafeBufferPointer { try append($0, frames: n) }
+            left -= n
         }
     }
 
