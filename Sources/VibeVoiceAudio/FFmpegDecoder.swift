@@ -236,6 +236,10 @@ private final class StreamDecode {
         let name = request.name
         guard let assembler, assembler.decoded > 0 else {
             if let problem { throw AudioError.decodeFailed(name: name, detail: problem) }
+            if let declared {
+                throw AudioError.incomplete(name: name, detail: String(format: "no audio decoded of the %.2f s the container declares", declared))
+            }
+            if let truncation = input.truncation { throw AudioError.incomplete(name: name, detail: truncation) }
             throw AudioError.noSamples(name: name)
         }
         let rate = assembler.rate

@@ -151,9 +151,9 @@ final class FFmpegInput {
                                     + "\(String(cString: format.pointee.name)), score \(score) of 100)")
         }
         let formatName = String(cString: format.pointee.name)
+        let longName = format.pointee.long_name.map { String(cString: $0) } ?? formatName
         guard formatName.split(separator: ",").contains(where: { Self.allowedContainers.contains(String($0)) }) else {
-            let long = format.pointee.long_name.map { String(cString: $0) } ?? formatName
-            throw NotRecognised(detail: "FFmpeg reads it as \(long), which is not an audio or video container")
+            throw NotRecognised(detail: "FFmpeg reads it as \(longName), which is not an audio or video container")
         }
         if formatName == "asf" { truncation = ASFHeaderCheck.problem(bytes) }
         guard var context = avformat_alloc_context() else { throw AudioError.outOfMemory(name: name, bytes: 0) }
@@ -170,7 +170,7 @@ final class FFmpegInput {
                 detail += " (the index of an MP4/M4A/MOV file, which a recorder writes last: the file was cut short "
                     + "or its recording never finished)"
             }
-            throw AudioError.malformed(name: name, detail: "\(formatName): " + detail)
+            throw AudioError.malformed(name: name, detail: "\(longName): " + detail)
         }
         context = opened
         self.context = context
@@ -182,7 +182,7 @@ final class FFmpegInput {
         }
         let info = avformat_find_stream_info(context, nil)
         guard info >= 0 else {
-            throw AudioError.malformed(name: name, detail: "\(formatName): " + FFmpegLog.message(info))
+            throw AudioError.malformed(name: name, detail: "\(longName): " + FFmpegLog.message(info))
         }
     }
 
