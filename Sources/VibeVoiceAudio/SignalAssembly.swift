@@ -91,10 +91,11 @@ final class SignalAssembler {
     /// Appends `frames` frames of silence (a span a damaged packet held, with `allowPartial`).
     func appendSilence(frames: Int) throws {
         guard frames > 0 else { return }
-        let zeros = [Float](repeating: 0, count: min(frames, AudioLoader.blockFrames) * channels)
+        let block = max(1, min(AudioLoader.blockFrames, AudioLoader.maxBlockSamples / channels))
+        let zeros = [Float](repeating: 0, count: min(frames, block) * channels)
         var left = frames
         while left > 0 {
-            let n = min(left, AudioLoader.blockFrames)
+            let n = min(left, block)
             try zeros.withUnsafeBufferPointer { try append($0, frames: n) }
             left -= n
         }
