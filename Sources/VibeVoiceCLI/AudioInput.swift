@@ -29,7 +29,7 @@ enum StandardInputAudio {
     static let argument = "-"
     /// How the input is named in messages.
     static let name = "standard input"
-    /// The most bytes read from standard input (2 GiB: over an hour of 48 kHz stereo 16-bit WAV); a file on
+    /// The most bytes read from standard input (2 GiB: three hours of 48 kHz stereo 16-bit WAV); a file on
     /// disk has no such limit.
     static let maxBytes = 2 << 30
 
