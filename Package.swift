@@ -28,13 +28,20 @@ let package = Package(
         .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
     ],
     targets: [
-        // System-library shims (Debian: libopenblas-dev, libsndfile1-dev, libsoxr-dev).
+        // System-library shims (Debian: libopenblas-dev, libsndfile1-dev, libsoxr-dev, libavformat-dev,
+        // libavcodec-dev, libavutil-dev).
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile",
                        providers: [.apt(["libsndfile1-dev"]), .brew(["libsndfile"])]),
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr",
                        providers: [.apt(["libsoxr-dev"]), .brew(["libsoxr"])]),
+        // FFmpeg's demuxers and decoders (libavformat's pkg-config file gives the include path; the module map
+        // links libavcodec and libavutil too).
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev"]), .brew(["ffmpeg"])]),
+        // FFmpeg's log, kept per thread for error messages instead of printed.
+        .target(name: "CFFmpegLog", dependencies: ["CFFmpeg"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
         // Hand-written hot loops (mat-vec over stored dtypes) with per-function AVX2 targets.
@@ -49,7 +56,7 @@ let package = Package(
                 dependencies: ["VibeVoiceCompute", "VibeVoiceJSON"],
                 swiftSettings: numericSwiftFlags),
         .target(name: "VibeVoiceAudio",
-                dependencies: ["CSndfile", "CSoxr"]),
+                dependencies: ["CSndfile", "CSoxr", "CFFmpeg", "CFFmpegLog"]),
         .target(name: "VibeVoiceText",
                 dependencies: ["VibeVoiceJSON", "CZlib"]),
         .target(name: "VibeVoiceASR",

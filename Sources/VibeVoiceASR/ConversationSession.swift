@@ -12,6 +12,8 @@ public struct ChatOptions: Sendable {
     public var topP: Float = 1
     public var repetitionPenalty: Float = 1
     public var seed: UInt64 = 0
+    /// Which audio stream of each audio file is decoded, counted from 0 among the file's audio streams.
+    public var audioStream = 0
 
     public init(template: ConversationTemplate = .chatml, systemPrompt: String? = nil, maxNewTokens: Int = 1024) {
         self.template = template
@@ -108,7 +110,7 @@ public final class ConversationSession: @unchecked Sendable {
                                                      expected: "a \"path\" to an audio file (a length alone cannot be transcribed)")
             }
             let url = URL(fileURLWithPath: path, relativeTo: baseDirectory).standardizedFileURL
-            let raw = try AudioLoader.load(contentsOf: url).samples
+            let raw = try AudioLoader.load(contentsOf: url, audioStream: options.audioStream).samples
             var samples = raw
             LoudnessNormalizer.normalize(&samples)
             features.append(try transcriber.model.encodeAudio(samples))

@@ -67,8 +67,9 @@ extension Transcriber {
     }
 
     /// `score(samples:body:context:)` for an audio file.
-    public func score(file: URL, body: String, context: String?, maxAudioSeconds: Double? = nil) throws -> ScoreResult {
-        let signal = try AudioLoader.load(contentsOf: file, maxDuration: maxAudioSeconds)
+    public func score(file: URL, body: String, context: String?, maxAudioSeconds: Double? = nil,
+                      audioStream: Int = 0) throws -> ScoreResult {
+        let signal = try AudioLoader.load(contentsOf: file, maxDuration: maxAudioSeconds, audioStream: audioStream)
         return try score(samples: signal.samples, body: body, context: context)
     }
 }

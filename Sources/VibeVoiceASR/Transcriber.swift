@@ -25,6 +25,9 @@ public struct TranscriptionOptions: Sendable {
     public var acousticNoiseSeed: UInt64?
     /// Refuse audio longer than this many seconds (nil: no limit).
     public var maxAudioSeconds: Double?
+    /// Which audio stream of a file with several `transcribe(file:)` decodes, counted from 0 among the file's
+    /// audio streams (ffmpeg's `-map 0:a:N`).
+    public var audioStream = 0
     /// Longest audio transcribed in one pass; longer audio is split into windows at quiet points
     /// (speaker ids then restart in each window). The model was trained on up to about an hour.
     public var maxSinglePassSeconds: Double = 3600
@@ -149,7 +152,8 @@ public final class Transcriber: Sendable {
                            onEvent: @escaping @Sendable (TranscriptionEvent) -> Void = { _ in }) throws -> TranscriptionResult {
         onEvent(.stageStarted(.audio))
         let t0 = Date()
-        let signal = try AudioLoader.load(contentsOf: file, maxDuration: options.maxAudioSeconds)
+        let signal = try AudioLoader.load(contentsOf: file, maxDuration: options.maxAudioSeconds,
+                                          audioStream: options.audioStream)
         let audioSeconds = Date().timeIntervalSince(t0)
         onEvent(.stageFinished(.audio, seconds: audioSeconds))
         var result = try transcribe(samples: signal.samples, options: options, onEvent: onEvent)

@@ -13,14 +13,23 @@ public enum AudioError: Error, CustomStringConvertible, Sendable, Equatable {
     case unreadable(path: String, reason: String)
     /// The file or buffer has zero bytes.
     case emptyInput(name: String)
-    /// libsndfile does not recognise the bytes as any audio format it can read.
+    /// Neither libsndfile nor FFmpeg recognises the bytes as an audio or video file it can read.
     case unrecognizedFormat(name: String, detail: String)
     /// The container was recognised but its header or data is damaged.
     case malformed(name: String, detail: String)
     /// The container was recognised but its codec / sample encoding is not supported.
     case unsupportedEncoding(name: String, detail: String)
-    /// Any other failure to open the input (libsndfile's message is kept).
+    /// Any other failure to open the input (the decoder library's message is kept).
     case openFailed(name: String, detail: String)
+    /// The container holds no audio stream; `streams` lists what it holds ("#0 video h264").
+    case noAudioStream(name: String, streams: String)
+    /// The requested audio stream (counted from 0 among the audio streams) does not exist; `audioStreams`
+    /// lists those there are.
+    case audioStreamNotFound(name: String, requested: Int, audioStreams: String)
+    /// An audio stream number below 0 was requested.
+    case invalidAudioStream(Int)
+    /// The sample rate or channel count changes in the middle of the stream.
+    case formatChanged(name: String, detail: String)
     /// The sample rate is outside `AudioLoader.supportedSampleRates`.
     case invalidSampleRate(name: String, rate: Int)
     /// The channel count is outside `AudioLoader.supportedChannelCounts`.
@@ -38,7 +47,7 @@ public enum AudioError: Error, CustomStringConvertible, Sendable, Equatable {
     case tooLongWhileDecoding(name: String, decodedSeconds: Double, limit: Double)
     /// A maximum duration that is not a positive finite number was requested.
     case invalidMaxDuration(Double)
-    /// libsndfile reported an error while decoding the sample data.
+    /// The decoder (libsndfile, FFmpeg) or the container reader reported an error in the sample data.
     case decodeFailed(name: String, detail: String)
     /// Fewer frames decoded than the header declares (a damaged or cut-short file); `AudioLoader`'s
     /// `allowPartial` keeps what decoded instead.
@@ -65,13 +74,24 @@ public enum AudioError: Error, CustomStringConvertible, Sendable, Equatable {
         case .emptyInput(let name):
             return "\(name): the file is empty (0 bytes), expected audio data"
         case .unrecognizedFormat(let name, let detail):
-            return "\(name): not a recognised audio file (WAV, FLAC, Ogg Vorbis/Opus, MP3 or AIFF expected): \(detail)"
+            return "\(name): not a recognised audio file (WAV, FLAC, MP3, Ogg, M4A/AAC, WMA, AMR, AIFF, or a video file "
+                + "with an audio track expected): \(detail)"
         case .malformed(let name, let detail):
             return "\(name): damaged audio file: \(detail)"
         case .unsupportedEncoding(let name, let detail):
             return "\(name): unsupported audio encoding: \(detail)"
         case .openFailed(let name, let detail):
             return "\(name): cannot open the audio: \(detail)"
+        case .noAudioStream(let name, let streams):
+            return "\(name): no audio stream to transcribe (streams: \(streams))"
+        case .audioStreamNotFound(let name, let requested, let audioStreams):
+            return "\(name): there is no audio stream \(requested); audio streams count from 0, and this file has "
+                + audioStreams
+        case .invalidAudioStream(let n):
+            return "audio stream \(n) is invalid (expected 0 or more: audio streams count from 0)"
+        case .formatChanged(let name, let detail):
+            return "\(name): the audio format changes mid-stream (\(detail)); convert the file to one rate and channel "
+                + "count first, e.g. ffmpeg -i IN -ac 1 -ar 24000 OUT.wav"
         case .invalidSampleRate(let name, let rate):
             return "\(name): sample rate \(rate) Hz is out of range (expected "
                 + "\(AudioLoader.supportedSampleRates.lowerBound)...\(AudioLoader.supportedSampleRates.upperBound) Hz)"
@@ -93,7 +113,7 @@ public enum AudioError: Error, CustomStringConvertible, Sendable, Equatable {
         case .invalidMaxDuration(let value):
             return "maximum duration \(value) s is invalid (expected a positive number of seconds)"
         case .decodeFailed(let name, let detail):
-            return "\(name): decoding failed: \(detail)"
+            return "\(name): decoding failed: \(detail) (--allow-partial-audio keeps what decoded)"
         case .incomplete(let name, let detail):
             return "\(name): the audio is damaged or cut short: \(detail) (--allow-partial-audio keeps what decoded)"
         case .overflow(let name):

@@ -24,6 +24,8 @@ struct ChatCommand: ParsableCommand {
                                  valueName: "audio"))
     var input: String?
 
+    @OptionGroup var audioStreamOption: AudioStreamOption
+
     @Option(help: ArgumentHelp("A question; repeat for several turns. Without it, questions come from standard input.",
                                valueName: "text"))
     var message: [String] = []
@@ -77,7 +79,8 @@ struct ChatCommand: ParsableCommand {
         var pendingAudio: String?
         if let input {
             guard FileManager.default.fileExists(atPath: input) else { throw CLIUsageError("audio file '\(input)' does not exist") }
-            _ = try AudioLoader.load(contentsOf: URL(fileURLWithPath: input))   // fail on bad audio before the model loads
+            // Fail on bad audio before the model loads.
+            _ = try AudioLoader.load(contentsOf: URL(fileURLWithPath: input), audioStream: audioStreamOption.audioStream)
             let absolute = URL(fileURLWithPath: input).standardizedFileURL.path
             let known = conversation.audioItems.contains {
                 $0.path.map { URL(fileURLWithPath: $0, relativeTo: base).standardizedFileURL.path } == absolute
@@ -92,6 +95,7 @@ struct ChatCommand: ParsableCommand {
         options.topP = sampling.topP
         options.repetitionPenalty = sampling.repetitionPenalty
         options.seed = sampling.seed
+        options.audioStream = audioStreamOption.audioStream
         let session = ConversationSession(transcriber: transcriber, conversation: conversation, options: options,
                                           baseDirectory: base)
         var turn = 0

@@ -35,6 +35,8 @@ struct FidelityCommand: ParsableCommand {
     @Option(help: ArgumentHelp("An audio file for the prompt instead of synthetic audio.", valueName: "path"))
     var audio: String?
 
+    @OptionGroup var audioStreamOption: AudioStreamOption
+
     @Option(help: ArgumentHelp("Tokens the reference generates after the prompt (teacher-forced into the others).", valueName: "n"))
     var tokens: Int = 64
 
@@ -95,7 +97,8 @@ struct FidelityCommand: ParsableCommand {
             } else {
                 var samples: [Float]
                 if let audio {
-                    samples = try AudioLoader.load(contentsOf: URL(fileURLWithPath: audio)).samples
+                    samples = try AudioLoader.load(contentsOf: URL(fileURLWithPath: audio),
+                                                   audioStream: audioStreamOption.audioStream).samples
                 } else {
                     let n = Int(seconds * 24000)
                     var rng = SeededRandom(seed: 3)

@@ -2,14 +2,16 @@ import Foundation
 import VibeVoiceASR
 
 /// Names of the files `transcribe --output-dir` writes: `NAME.json`, `NAME.verbose.json`, `NAME.diarized.json`, `NAME.txt`,
-/// `NAME.srt`, `NAME.vtt`, `NAME.rttm`, where NAME is the input's file name without its extension.
+/// `NAME.srt`, `NAME.vtt`, `NAME.rttm`, where NAME is the input's file name without its extension (`stdin` for
+/// standard input, `-`).
 ///
 /// Two inputs can give the same name (`a/talk.wav` and `b/talk.flac`; `talk.wav` given twice; `x.verbose.wav`,
 /// whose `json` is `talk.verbose.json`'s twin): such a run is refused before any work, naming the inputs,
 /// so that no transcript silently replaces another.
 enum OutputNaming {
     static func fileID(_ input: String) -> String {
-        URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent
+        if input == StandardInputAudio.argument { return "stdin" }
+        return URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent
     }
 
     static func fileName(input: String, format: OutputFormat) -> String {

@@ -21,6 +21,8 @@ struct ScoreCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The audio file.", valueName: "audio"))
     var input: String
 
+    @OptionGroup var audioStreamOption: AudioStreamOption
+
     @Option(help: ArgumentHelp("The transcript file ('-': standard input).", valueName: "file"))
     var transcript: String
 
@@ -50,7 +52,7 @@ struct ScoreCommand: ParsableCommand {
         let display = ProgressDisplay(quiet: quiet, verbose: false)
         guard FileManager.default.fileExists(atPath: input) else { throw CLIUsageError("audio file '\(input)' does not exist") }
         let body = try readTranscript()
-        let signal = try AudioLoader.load(contentsOf: URL(fileURLWithPath: input))
+        let signal = try AudioLoader.load(contentsOf: URL(fileURLWithPath: input), audioStream: audioStreamOption.audioStream)
         let transcriber = try source.transcriber(display: display)
         let result = try transcriber.score(samples: signal.samples, body: body,
                                            context: TranscribeCommand.foldContext(context, hotwords: nil))

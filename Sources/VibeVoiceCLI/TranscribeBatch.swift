@@ -32,7 +32,8 @@ extension TranscribeCommand {
             } catch {
                 let (_, message) = CLIErrorReport.describe(error)
                 display.clear()
-                let named = message.contains(inputs[i]) ? message : "\(inputs[i]): \(message)"
+                let label = StandardInputAudio.label(inputs[i])
+                let named = message.contains(label) ? message : "\(label): \(message)"
                 FileHandle.standardError.write(Data("error: \(named)\n".utf8))
                 failures.append(error)
             }

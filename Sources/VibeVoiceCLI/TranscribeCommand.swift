@@ -11,13 +11,16 @@ struct TranscribeCommand: ParsableCommand {
         discussion: """
         With one input and no --output-dir the transcript goes to standard output. With --output-dir, one \
         file per input and format is written there (NAME.json, NAME.verbose.json, NAME.diarized.json, NAME.txt, \
-        NAME.srt, NAME.vtt, NAME.rttm), each whole or not at all; an input is never overwritten.
+        NAME.srt, NAME.vtt, NAME.rttm), each whole or not at all; an input is never overwritten. '-' reads the \
+        file from standard input (any format, held in memory, up to 2 GiB); its outputs are named stdin.json, ...
         """
     )
 
-    @Argument(help: ArgumentHelp("Audio files (WAV, FLAC, Ogg Vorbis, Opus, MP3, AIFF; any rate and channel count).",
+    @Argument(help: ArgumentHelp("Audio or video files (WAV, FLAC, MP3, Ogg, M4A/AAC, ALAC, WMA, AMR, AIFF; the audio of MP4, MOV, MKV, WebM, AVI; any rate and channel count), or '-' for standard input.",
                                  valueName: "audio"))
     var inputs: [String]
+
+    @OptionGroup var audioStreamOption: AudioStreamOption
 
     @OptionGroup var source: ModelOptions
 
@@ -92,6 +95,9 @@ struct TranscribeCommand: ParsableCommand {
 
     func validate() throws {
         if inputs.isEmpty { throw CLIUsageError("no audio file given") }
+        let stdinInputs = inputs.filter { $0 == StandardInputAudio.argument }.count
+        if stdinInputs > 1 { throw CLIUsageError("'-' (standard input) can be given once") }
+        if stdinInputs == 1 { try StandardInputAudio.checkPiped() }
         if inputs.count > 1 && outputDir == nil {
             throw CLIUsageError("several inputs need --output-dir (one output file per input and format)")
         }
@@ -122,7 +128,7 @@ struct TranscribeCommand: ParsableCommand {
         let display = ProgressDisplay(quiet: quiet, verbose: verbose)
 
         // Check inputs and outputs before the (slow) model load.
-        for input in inputs {
+        for input in inputs where input != StandardInputAudio.argument {
             guard FileManager.default.fileExists(atPath: input) else {
                 throw CLIUsageError("audio file '\(input)' does not exist")
             }
@@ -188,7 +194,8 @@ struct TranscribeCommand: ParsableCommand {
                 if inputs.count == 1 { throw Self.naming(error, input: input) }
                 let (_, message) = CLIErrorReport.describe(error)
                 display.clear()
-                let named = message.contains(input) ? message : "\(input): \(message)"
+                let label = StandardInputAudio.label(input)
+                let named = message.contains(label) ? message : "\(label): \(message)"
                 FileHandle.standardError.write(Data("error: \(named)\n".utf8))
                 failures.append((input, error))
             }
@@ -205,12 +212,20 @@ struct TranscribeCommand: ParsableCommand {
         let t0 = Date()
         // Decoder libraries (libmpg123) print notes on standard error themselves; they are shown with
         // --verbose only (a real problem is an error or a warning of ours either way).
+        let stream = audioStreamOption.audioStream
+        let bytes = input == StandardInputAudio.argument ? try StandardInputAudio.read() : nil
         let (result, chatter) = StandardErrorCapture.run {
-            Result { try AudioLoader.load(contentsOf: URL(fileURLWithPath: input), maxDuration: maxDuration,
-                                          allowPartial: allowPartialAudio) }
+            Result {
+                if let bytes {
+                    return try AudioLoader.load(data: bytes, name: StandardInputAudio.name, maxDuration: maxDuration,
+                                                allowPartial: allowPartialAudio, audioStream: stream)
+                }
+                return try AudioLoader.load(contentsOf: URL(fileURLWithPath: input), maxDuration: maxDuration,
+                                            allowPartial: allowPartialAudio, audioStream: stream)
+            }
         }
         if verbose, !chatter.isEmpty {
-            for line in chatter.split(separator: "\n") { display.message("\(input): decoder: \(line)") }
+            for line in chatter.split(separator: "\n") { display.message("\(StandardInputAudio.label(input)): decoder: \(line)") }
         }
         let signal = try result.get()
         display.handle(.stageFinished(.audio, seconds: Date().timeIntervalSince(t0)))
@@ -237,14 +252,15 @@ struct TranscribeCommand: ParsableCommand {
                display: ProgressDisplay) throws {
         var transcript = result.transcript
         transcript.warnings = audioWarnings + transcript.warnings
+        let label = StandardInputAudio.label(input)
         if transcript.isTruncated {
-            display.warning("\(input): generation reached the token budget (\(transcript.tokens?.count ?? 0) tokens); \(transcript.segments.count) complete segment(s) kept. Raise --max-new-tokens for the rest.")
+            display.warning("\(label): generation reached the token budget (\(transcript.tokens?.count ?? 0) tokens); \(transcript.segments.count) complete segment(s) kept. Raise --max-new-tokens for the rest.")
         }
-        for warning in transcript.warnings { display.warning("\(input): \(warning)") }
+        for warning in transcript.warnings { display.warning("\(label): \(warning)") }
         if verbose {
             let total = result.timings.values.reduce(0, +)
             display.message(String(format: "%@: %.1f s of audio in %.1f s (real-time factor %.2f), %d prompt + %d generated tokens in %d decode steps (%d drafted tokens accepted), %d window(s), %d loop recover%@",
-                                   input, result.audioSeconds, total, total / max(1e-9, result.audioSeconds),
+                                   label, result.audioSeconds, total, total / max(1e-9, result.audioSeconds),
                                    transcript.promptTokens ?? 0, transcript.tokens?.count ?? 0, result.decodeSteps,
                                    result.acceptedDraftTokens, result.windows,
                                    result.loopRecoveries, result.loopRecoveries == 1 ? "y" : "ies"))
@@ -276,8 +292,9 @@ struct TranscribeCommand: ParsableCommand {
     /// `error` with the input's name in front when its message does not name it already.
     static func naming(_ error: Error, input: String) -> Error {
         let (code, message) = CLIErrorReport.describe(error)
-        if message.contains(input) { return error }
-        return NamedInputError(code: code, message: "\(input): \(message)")
+        let label = StandardInputAudio.label(input)
+        if message.contains(label) { return error }
+        return NamedInputError(code: code, message: "\(label): \(message)")
     }
 
     /// Hotwords join the context as one more line.

@@ -122,6 +122,26 @@ final class ServerAPITests: XCTestCase {
         }
     }
 
+    /// Uploads in the containers FFmpeg reads (an M4A whose index comes last, an MP4 and a WebM with video
+    /// tracks) hold 64 kbit/s AAC and Opus renderings of the fixture clip, which give the reference's ids; a video
+    /// without audio is a 400 that lists its streams.
+    func testContainerUploads() throws {
+        let containers = ServerHarness.fixtures.deletingLastPathComponent().appendingPathComponent("containers")
+        for file in ["aac-moov-end.m4a", "aac-video.mp4", "opus-video.webm"] {
+            let bytes = try Data(contentsOf: containers.appendingPathComponent(file))
+            let reply = try RawHTTP.transcribe(port: port, form: MultipartForm(file: bytes, filename: file,
+                                                                               fields: ["response_format": "verbose_json"]))
+            XCTAssertEqual(reply.status, 200, "\(file): \(reply.text)")
+            XCTAssertEqual(reply.json["tokens"] as? [Int], Self.referenceIDs, file)
+        }
+        let video = try Data(contentsOf: containers.appendingPathComponent("video-only.mp4"))
+        let refused = try RawHTTP.transcribe(port: port, form: MultipartForm(file: video, filename: "screen.mp4"))
+        XCTAssertEqual(refused.status, 400)
+        let error = try XCTUnwrap(refused.json["error"] as? [String: Any])
+        XCTAssertEqual(error["code"] as? String, "invalid_audio")
+        XCTAssertEqual(error["message"] as? String, "screen.mp4: no audio stream to transcribe (streams: #0 video mpeg4)")
+    }
+
     func testPromptIsUsedAsContext() throws {
         let plain = try RawHTTP.transcribe(port: port, form: MultipartForm(file: audio, fields: ["response_format": "verbose_json"]))
         let withPrompt = try RawHTTP.transcribe(port: port, form: MultipartForm(file: audio, fields: [
