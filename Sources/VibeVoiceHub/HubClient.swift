@@ -1,14 +1,8 @@
-import Crypto
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
+/// Downloads model repositories from the Hugging Face Hub into the standard cache shared with the
+/// Python `huggingface_hub` library (`models--ORG--NAME/{blobs,refs,snapshots}`), so either tool
+/// reuses what the other fetched.
 public struct HubClient: Sendable {
     public var endpoint: URL
     public var token: String?

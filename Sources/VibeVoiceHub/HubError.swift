@@ -66,7 +66,3 @@ public enum HubError: Error, CustomStringConvertible, Sendable, Equatable {
         }
     }
 }
-
-/// Downloads model repositories from the Hugging Face Hub into the standard cache shared with the
-/// Python `huggingface_hub` library (`models--ORG--NAME/{blobs,refs,snapshots}`), so either tool
-/// reuses what the other fetched.
