@@ -17,6 +17,22 @@ protocol SeekableBytes: AnyObject {
     func read(into dst: UnsafeMutableRawPointer, count: Int) -> Int
 }
 
+extension SeekableBytes {
+    /// Where a seek by `offset` from `whence` (SEEK_SET, SEEK_CUR or SEEK_END) lands; nil for another `whence`, an
+    /// overflow, or a place before the start.
+    func seekTarget(_ offset: Int64, whence: Int32) -> Int? {
+        let origin: Int
+        switch whence {
+        case SEEK_SET: origin = 0
+        case SEEK_CUR: origin = self.offset
+        case SEEK_END: origin = size
+        default: return nil
+        }
+        let (target, overflow) = origin.addingReportingOverflow(Int(truncatingIfNeeded: offset))
+        return overflow || target < 0 ? nil : target
+    }
+}
+
 extension MemoryReader: SeekableBytes {
     var size: Int { count }
     var offset: Int {
@@ -70,15 +86,7 @@ private func seekBytes(_ opaque: UnsafeMutableRawPointer?, _ offset: Int64, _ wh
     guard let opaque else { return -1 }
     let bytes = Unmanaged<BytesBox>.fromOpaque(opaque).takeUnretainedValue().bytes
     if whence & AVSEEK_SIZE != 0 { return Int64(bytes.size) }
-    let origin: Int
-    switch whence & ~AVSEEK_FORCE {
-    case SEEK_SET: origin = 0
-    case SEEK_CUR: origin = bytes.offset
-    case SEEK_END: origin = bytes.size
-    default: return Int64(-EINVAL)
-    }
-    let (target, overflow) = origin.addingReportingOverflow(Int(truncatingIfNeeded: offset))
-    guard !overflow, target >= 0 else { return Int64(-EINVAL) }
+    guard let target = bytes.seekTarget(offset, whence: whence & ~AVSEEK_FORCE) else { return Int64(-EINVAL) }
     bytes.offset = target
     return Int64(target)
 }

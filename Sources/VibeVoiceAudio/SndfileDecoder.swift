@@ -116,15 +116,7 @@ final class MemoryReader {
     }
 
     func seek(_ offset: Int64, _ whence: Int32) -> Int64 {
-        let origin: Int
-        switch whence {
-        case SEEK_SET: origin = 0
-        case SEEK_CUR: origin = position
-        case SEEK_END: origin = count
-        default: return -1
-        }
-        let (target, overflow) = origin.addingReportingOverflow(Int(offset))
-        guard !overflow, target >= 0 else { return -1 }
+        guard let target = seekTarget(offset, whence: whence) else { return -1 }
         position = target
         return Int64(target)
     }
