@@ -29,7 +29,13 @@ public enum WeightQuantizer {
 
     /// `weight` (F32, F16 or BF16, at least 2-D) in `format`, in a new owned buffer: the payload first,
     /// then the scales at a 64-byte boundary.
-    public static func quantize(_ weight: WeightTensor, to format: DType) throws(QuantizationError) -> WeightTensor {
+    ///
+    /// `rowsRead`, when given, is called (from the compute threads, concurrently) with each range of source
+    /// rows once they have been read, so a caller can release the source's memory-mapped pages as the
+    /// conversion goes instead of holding the whole stored tensor resident (the token embedding and the output
+    /// head are about 1.1 GB each in bf16).
+    public static func quantize(_ weight: WeightTensor, to format: DType,
+                                rowsRead: (@Sendable (Range<Int>) -> Void)? = nil) throws(QuantizationError) -> WeightTensor {
         guard format.isBlockFormat else { throw .notABlockFormat(format) }
         guard weight.dtype.isFloat else { throw .unsupportedSource(weight.dtype) }
         guard weight.shape.count >= 2 else { throw .notAMatrix(shape: weight.shape) }
@@ -77,6 +83,7 @@ public enum WeightQuantizer {
                     lock.unlock()
                     return
                 }
+                rowsRead?(r..<(r + n))
                 r += n
             }
         }

@@ -133,6 +133,12 @@ public final class Checkpoint: Sendable {
         e.file.releaseResidentPages(e.info)
     }
 
+    /// Drops the resident pages of `bytes` (offsets within the stored data) of tensor `name`.
+    public func releaseResidentPages(of name: String, bytes: Range<Int>) {
+        guard let e = entry(name) else { return }
+        e.file.releaseResidentPages(e.info, bytes: bytes)
+    }
+
     /// Whether `name` is stored in a block format.
     public func isQuantized(_ name: String) -> Bool {
         config.quantization?.tensors[CheckpointNames.canonical(name) ?? name] != nil

@@ -13,10 +13,14 @@ public final class QuantizingWeightSource: WeightSource, @unchecked Sendable {
     private var _converted = 0
     private var _bytes = 0
 
-    public init(checkpoint: Checkpoint, format: DType) {
+    /// How much of a stored tensor is read before its pages are released (tests use small steps).
+    public let releaseStepBytes: Int
+
+    public init(checkpoint: Checkpoint, format: DType, releaseStepBytes: Int = 8 << 20) {
         precondition(format.isBlockFormat, "quantise-on-load needs a block format")
         self.checkpoint = checkpoint
         self.format = format
+        self.releaseStepBytes = max(1, releaseStepBytes)
     }
 
     /// Tensors quantised so far, and their quantised bytes.
@@ -46,7 +50,12 @@ public final class QuantizingWeightSource: WeightSource, @unchecked Sendable {
         }
         let q: WeightTensor
         do {
-            q = try WeightQuantizer.quantize(stored, to: format)
+            // Release the stored pages every few MB as the rows are read, not only at the end.
+            let rowBytes = stored.cols * (stored.dtype.elementSize ?? 4)
+            let step = max(1, releaseStepBytes / max(1, rowBytes))
+            let release = PageRelease(checkpoint: checkpoint, name: name, rowBytes: rowBytes, step: step)
+            let rowsRead: (@Sendable (Range<Int>) -> Void)? = stored.rows >= 2 * step ? release.rowsRead : nil
+            q = try WeightQuantizer.quantize(stored, to: format, rowsRead: rowsRead)
         } catch {
             throw CheckpointError.cannotQuantize(file: file, tensor: canonical, detail: error.description)
         }
@@ -56,5 +65,24 @@ public final class QuantizingWeightSource: WeightSource, @unchecked Sendable {
         _bytes += q.byteCount
         lock.unlock()
         return q
+    }
+}
+
+/// Releases a stored tensor's pages in steps of `step` rows as the quantiser's threads read it. Each thread
+/// reads its rows in order, so when a call's rows cross a step boundary the step before it has been read
+/// (but for the rows of another thread's range near a thread boundary: those are dropped early and fault back
+/// in from the file when read, which costs a re-read, not a wrong value).
+private struct PageRelease: @unchecked Sendable {
+    // @unchecked: `Checkpoint` is immutable after loading; madvise is safe from any thread.
+    let checkpoint: Checkpoint
+    let name: String
+    let rowBytes: Int
+    let step: Int
+
+    func rowsRead(_ rows: Range<Int>) {
+        let hi = rows.upperBound / step * step
+        guard hi > rows.lowerBound else { return }
+        let lo = max(0, hi - step)
+        checkpoint.releaseResidentPages(of: name, bytes: (lo * rowBytes)..<(hi * rowBytes))
     }
 }

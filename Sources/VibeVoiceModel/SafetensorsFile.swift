@@ -111,10 +111,19 @@ public final class SafetensorsFile: WeightStorageOwner, @unchecked Sendable {
     /// Drops the resident pages that lie wholly inside `info`'s bytes (the mapping stays valid: a later read
     /// faults them back in from the file). Used once a tensor has been converted and its source is no longer read.
     public func releaseResidentPages(_ info: TensorInfo) {
+        releaseResidentPages(info, bytes: 0..<info.byteCount)
+    }
+
+    /// Drops the resident pages that lie wholly inside `bytes` (offsets within `info`'s data, clamped to it).
+    /// A tensor converted in steps releases what each step has read (whole pages only; the pages at the step
+    /// boundaries go when the tensor's own release comes).
+    public func releaseResidentPages(_ info: TensorInfo, bytes: Range<Int>) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         guard page > 0 else { return }
-        let start = (info.fileOffset + page - 1) / page * page
-        let end = (info.fileOffset + info.byteCount) / page * page
+        let lo = info.fileOffset + max(0, bytes.lowerBound)
+        let hi = info.fileOffset + min(info.byteCount, bytes.upperBound)
+        let start = (lo + page - 1) / page * page
+        let end = hi / page * page
         if end > start { _ = madvise(base + start, end - start, Int32(MADV_DONTNEED)) }
     }
 

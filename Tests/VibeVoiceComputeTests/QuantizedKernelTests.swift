@@ -141,6 +141,22 @@ final class QuantizedKernelTests: XCTestCase {
         }
     }
 
+    /// The quantiser reports every source row as read exactly once (what quantise-on-load releases by).
+    func testQuantiserReportsEachRowReadOnce() throws {
+        let rows = 1001, cols = 96
+        let values = randomMatrix(rows, cols)
+        let seen = RowLog()
+        for format in DType.blockFormats {
+            seen.reset()
+            let q = try WeightQuantizer.quantize(OwnedWeightBuffer.tensor(values, shape: [rows, cols]), to: format,
+                                                 rowsRead: { seen.add($0) })
+            XCTAssertEqual(seen.counts, [Int](repeating: 1, count: rows), "\(format)")
+            let plain = try quantized(values, rows: rows, cols: cols, format)
+            XCTAssertEqual(Data(bytes: q.data, count: q.payloadByteCount), Data(bytes: plain.data, count: plain.payloadByteCount))
+            XCTAssertEqual(Data(bytes: q.scales!, count: q.scaleByteCount), Data(bytes: plain.scales!, count: plain.scaleByteCount))
+        }
+    }
+
     func testQuantiserRejectsNonFiniteAndOversizedValues() {
         var values = randomMatrix(40, 64)
         values[21 * 64 + 7] = .nan
@@ -178,4 +194,11 @@ final class QuantizedKernelTests: XCTestCase {
             }
         }
     }
+}
+
+private final class RowLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var counts = [Int](repeating: 0, count: 1001)
+    func reset() { lock.lock(); counts = [Int](repeating: 0, count: 1001); lock.unlock() }
+    func add(_ r: Range<Int>) { lock.lock(); for i in r { counts[i] += 1 }; lock.unlock() }
 }
