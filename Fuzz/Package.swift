@@ -7,12 +7,13 @@ import PackageDescription
 // exports `LLVMFuzzerTestOneInput` (libFuzzer supplies `main`, hence `-parse-as-library`).
 let harnesses = [
     "FuzzSafetensors", "FuzzShardIndex", "FuzzConfig", "FuzzTokenizerLoad", "FuzzTokenizerEncode",
-    "FuzzTokenizerDecode", "FuzzTranscriptParser", "FuzzConvertReader", "FuzzAudioLoader",
+    "FuzzTokenizerDecode", "FuzzTranscriptParser", "FuzzConvertReader", "FuzzAudioLoader", "FuzzServerRequest",
 ]
 
 // A path dependency's identity is its folder's name (the clone's name), so it is read from this file's path.
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 let engine: Target.Dependency = .product(name: "VibeVoiceASR", package: root)
+let server: Target.Dependency = .product(name: "VibeVoiceServer", package: root)
 
 let package = Package(
     name: "VibeVoiceFuzz",
@@ -21,7 +22,7 @@ let package = Package(
     targets: [
         .target(name: "FuzzSupport", dependencies: [engine]),
     ] + harnesses.map { name in
-        .executableTarget(name: name, dependencies: ["FuzzSupport", engine],
+        .executableTarget(name: name, dependencies: ["FuzzSupport", engine] + (name == "FuzzServerRequest" ? [server] : []),
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])])
     }
 )

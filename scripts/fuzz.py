@@ -38,7 +38,13 @@ HARNESSES = {
     "FuzzTokenizerDecode": 1024,
     "FuzzTranscriptParser": 4096,
     "FuzzConvertReader": 4096,
-    "FuzzAudioLoader": 16384,
+    "FuzzAudioLoader": 65536,
+    "FuzzServerRequest": 16384,
+}
+
+# harness -> seed folders besides Fuzz/Corpus/<harness> (read only; the committed test fixtures)
+EXTRA_SEEDS = {
+    "FuzzAudioLoader": [ROOT / "Tests/Fixtures/containers"],
 }
 
 
@@ -71,7 +77,7 @@ def run(binary, name, seconds, runs):
                SWIFT_BACKTRACE="enable=no")   # the backtracer hangs under ASAN after an abort
     cmd = [str(binary / name), f"-max_len={HARNESSES[name]}", "-timeout=1", "-report_slow_units=1",
            "-rss_limit_mb=3072", "-print_final_stats=1", f"-artifact_prefix={artifacts}/",
-           str(work), str(CORPUS / name)]
+           str(work), str(CORPUS / name)] + [str(d) for d in EXTRA_SEEDS.get(name, [])]
     if seconds:
         cmd.insert(1, f"-max_total_time={seconds}")
     if runs:
@@ -107,6 +113,28 @@ def safetensors_bytes(tensors, metadata=None, pad=True):
     if pad:
         h += b" " * (-len(h) % 8)
     return struct.pack("<Q", len(h)) + h + data
+
+
+def server_seeds(put):
+    """Requests as the server reads them: the Content-Type line, a newline, the multipart body."""
+    def form(boundary, parts, close=True):
+        out = b""
+        for headers, body in parts:
+            out += b"--" + boundary + b"\r\n" + b"".join(h + b"\r\n" for h in headers) + b"\r\n" + body + b"\r\n"
+        return out + (b"--" + boundary + b"--\r\n" if close else b"")
+    b = b"XyZ123"
+    file_part = ([b'Content-Disposition: form-data; name="file"; filename="a.wav"', b"Content-Type: audio/wav"],
+                 b"RIFF\x24\x00\x00\x00WAVEfmt ")
+    field = lambda name, value: ([b'Content-Disposition: form-data; name="' + name + b'"'], value)
+    put("FuzzServerRequest", "full", b"multipart/form-data; boundary=XyZ123\n" + form(b, [
+        field(b"model", b"vibevoice-asr"), field(b"response_format", b"verbose_json"), field(b"temperature", b"0.2"),
+        field(b"stream", b"true"), field(b"prompt", b"Names: Ada, Grace"), file_part]))
+    put("FuzzServerRequest", "quoted", b'Multipart/Form-Data; charset=utf-8; boundary="a b;c"\n' + form(b"a b;c", [
+        ([b'content-disposition: form-data; name="file"; filename="x \\"y\\".m4a"'], b"\x00\x01\x02"),
+        field(b"timestamp_granularities[]", b"segment")]))
+    put("FuzzServerRequest", "cut", b"multipart/form-data; boundary=q\n" + form(b"q", [file_part], close=False))
+    put("FuzzServerRequest", "bad_field", b"multipart/form-data; boundary=q\n" + form(b"q", [
+        field(b"response_format", b"mp3"), field(b"temperature", b"nan"), file_part]))
 
 
 def make_seeds():
@@ -157,6 +185,8 @@ def make_seeds():
     for name in ["meeting.json", "meeting_verbose.json", "meeting_raw.txt"]:
         put("FuzzConvertReader", name, (transcripts / name).read_bytes()[:4096])
 
+    server_seeds(put)
+
     # Audio: tiny files in each container, written with the same libsndfile the engine reads with.
     import numpy as np
     import soundfile as sf
@@ -181,10 +211,18 @@ def main():
     ap.add_argument("--seconds", type=int, default=60, help="time per harness (0: no limit, use --runs)")
     ap.add_argument("--runs", type=int, default=0, help="executions per harness (0: no limit)")
     ap.add_argument("--make-seeds", action="store_true", help="rewrite Fuzz/Corpus and stop")
+    ap.add_argument("--make-server-seeds", action="store_true", help="write only Fuzz/Corpus/FuzzServerRequest")
     ap.add_argument("--no-build", action="store_true", help="use the harnesses already built")
     args = ap.parse_args()
     if args.make_seeds:
         make_seeds()
+        return 0
+    if args.make_server_seeds:
+        def put(harness, name, data):
+            d = CORPUS / harness
+            d.mkdir(parents=True, exist_ok=True)
+            (d / name).write_bytes(data)
+        server_seeds(put)
         return 0
     names = args.harnesses or list(HARNESSES)
     unknown = [n for n in names if n not in HARNESSES]

@@ -58,3 +58,21 @@ extension Fuzz {
         return LLVMFuzzerRunDriver(&count, &vector, callback)
     }
 }
+
+extension Fuzz {
+    /// Runs `body` to completion on the concurrency pool and waits for it (libFuzzer's callback is synchronous).
+    public static func blocking<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+        let box = ResultBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            box.value = await body()
+            done.signal()
+        }
+        done.wait()
+        return box.value!
+    }
+}
+
+private final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
+}
