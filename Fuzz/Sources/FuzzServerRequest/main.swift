@@ -17,9 +17,7 @@ public func fuzz(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     let contentType = String(decoding: input[..<newline], as: UTF8.self)
     let body = newline < input.count ? Array(input[(newline + 1)...]) : []
     let size = 1 + Int(body.first ?? 0) % 97
-    var chunks: [[UInt8]] = []
-    var i = 0
-    while i < body.count { chunks.append(Array(body[i..<min(body.count, i + size)])); i += size }
+    let chunks = stride(from: 0, to: body.count, by: size).map { Array(body[$0..<min(body.count, $0 + size)]) }
 
     let chunked = Fuzz.blocking { await TranscriptionRequestParsing.parse(contentType: contentType, chunks: chunks, maxBytes: maxBytes) }
     let whole = Fuzz.blocking { await TranscriptionRequestParsing.parse(contentType: contentType, chunks: body.isEmpty ? [] : [body], maxBytes: maxBytes) }
