@@ -40,17 +40,26 @@ struct MultipartUpload: Sendable {
         parser.onBody = { buffer in collector.body(&buffer) }
         parser.onPartComplete = { collector.partComplete() }
         var total = 0
+        // The body is gathered (with the running size check) and its part headers checked before MultipartKit
+        // parses it: MultipartKit's header-name table has 128 entries and traps on a byte above 0x7F there, which
+        // would take the whole server down (found by Fuzz/Sources/FuzzServerRequest).
+        var whole = ByteBuffer()
         do {
-            for try await chunk in body {
+            for try await var chunk in body {
                 total += chunk.readableBytes
                 if total > maxBytes { throw Failure.tooLarge(limit: maxBytes) }
-                do {
-                    try parser.execute(chunk)
-                } catch {
-                    throw Failure.malformed("the multipart body does not follow its boundary and part headers")
-                }
-                if let f = collector.failure { throw f }
+                whole.writeBuffer(&chunk)
             }
+            let bytes = whole.readableBytesView
+            if !headerNamesAreASCII(Array(bytes), boundary: Array(boundary.utf8)) {
+                throw Failure.malformed("a part header name holds a byte that is not ASCII")
+            }
+            do {
+                try parser.execute(whole)
+            } catch {
+                throw Failure.malformed("the multipart body does not follow its boundary and part headers")
+            }
+            if let f = collector.failure { throw f }
         } catch let f as Failure {
             throw f
         } catch is CancellationError {
@@ -66,6 +75,36 @@ struct MultipartUpload: Sendable {
         if collector.partOpen { throw Failure.incomplete }
         return collector.upload
     }
+}
+
+/// Whether every part header line (after each `--boundary` line, up to the empty line) has only ASCII
+/// bytes before its colon.
+func headerNamesAreASCII(_ b: [UInt8], boundary: [UInt8]) -> Bool {
+    let marker = Array("--".utf8) + boundary
+    var i = 0
+    func matches(_ at: Int) -> Bool {
+        at + marker.count <= b.count && b[at..<(at + marker.count)].elementsEqual(marker)
+    }
+    while i < b.count {
+        // A delimiter starts the body or follows a line break.
+        let atDelimiter = matches(i) && (i == 0 || (i >= 1 && b[i - 1] == 0x0A))
+        guard atDelimiter else { i += 1; continue }
+        i += marker.count
+        while i < b.count, b[i] != 0x0A { i += 1 }      // the rest of the delimiter line
+        i += 1
+        // Header lines up to the empty one.
+        while i < b.count {
+            if b[i] == 0x0D || b[i] == 0x0A { break }
+            var inName = true
+            while i < b.count, b[i] != 0x0A {
+                if b[i] == UInt8(ascii: ":") { inName = false }
+                if inName && b[i] > 0x7F { return false }
+                i += 1
+            }
+            i += 1
+        }
+    }
+    return true
 }
 
 /// Builds parts from the parser's callbacks.

@@ -48,6 +48,9 @@ final class RequestParsingTests: XCTestCase {
             ("multipart/form-data; boundary=q", Array("garbage".utf8), 1 << 20, 400, "incomplete_upload"),
             ("multipart/form-data; boundary=q", Array("--q\r\nno colon in this header\r\n\r\nx\r\n--q--\r\n".utf8), 1 << 20, 400,
              "malformed_multipart"),
+            // A byte above 0x7F in a header name (fuzzer finding: it trapped inside MultipartKit).
+            ("multipart/form-data; boundary=q", Array("--q\r\nContent-Dispo".utf8) + [0xE9] + Array("ition: form-data; name=\"file\"\r\n\r\nx\r\n--q--\r\n".utf8),
+             1 << 20, 400, "malformed_multipart"),
             ("multipart/form-data; boundary=q", form("q", [("name=\"temperature\"", Array("nan".utf8))]), 1 << 20, 400, "invalid_temperature"),
             ("multipart/form-data; boundary=q", form("q", [("name=\"prompt\"", [UInt8](repeating: 65, count: 70_000))]), 1 << 20, 400, "field_too_large"),
             ("multipart/form-data; boundary=q", form("q", [("name=\"file\"", [1]), ("name=\"file\"", [2])]), 1 << 20, 400, "duplicate_file"),
