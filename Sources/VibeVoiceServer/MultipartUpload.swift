@@ -85,10 +85,12 @@ func headerNamesAreASCII(_ b: [UInt8], boundary: [UInt8]) -> Bool {
     func matches(_ at: Int) -> Bool {
         at + marker.count <= b.count && b[at..<(at + marker.count)].elementsEqual(marker)
     }
+    var seenFirst = false
     while i < b.count {
-        // A delimiter starts the body or follows a line break.
-        let atDelimiter = matches(i) && (i == 0 || (i >= 1 && b[i - 1] == 0x0A))
+        // MultipartKit takes the first delimiter anywhere in the preamble; later ones follow a line break.
+        let atDelimiter = matches(i) && (!seenFirst || b[i - 1] == 0x0A)
         guard atDelimiter else { i += 1; continue }
+        seenFirst = true
         i += marker.count
         while i < b.count, b[i] != 0x0A { i += 1 }      // the rest of the delimiter line
         i += 1

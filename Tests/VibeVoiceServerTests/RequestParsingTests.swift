@@ -51,6 +51,9 @@ final class RequestParsingTests: XCTestCase {
             // A byte above 0x7F in a header name (fuzzer finding: it trapped inside MultipartKit).
             ("multipart/form-data; boundary=q", Array("--q\r\nContent-Dispo".utf8) + [0xE9] + Array("ition: form-data; name=\"file\"\r\n\r\nx\r\n--q--\r\n".utf8),
              1 << 20, 400, "malformed_multipart"),
+            // The same after a preamble that does not end in a line break (the fuzzer's second form of it).
+            ("multipart/form-data; boundary=q", [0, 0, 0] + Array("--q\r\nContent-Dispo".utf8) + [0xC2, 0xC2] + Array("tion: form-data; name=\"file\"\r\n\r\nx\r\n--q--\r\n".utf8),
+             1 << 20, 400, "malformed_multipart"),
             ("multipart/form-data; boundary=q", form("q", [("name=\"temperature\"", Array("nan".utf8))]), 1 << 20, 400, "invalid_temperature"),
             ("multipart/form-data; boundary=q", form("q", [("name=\"prompt\"", [UInt8](repeating: 65, count: 70_000))]), 1 << 20, 400, "field_too_large"),
             ("multipart/form-data; boundary=q", form("q", [("name=\"file\"", [1]), ("name=\"file\"", [2])]), 1 << 20, 400, "duplicate_file"),
