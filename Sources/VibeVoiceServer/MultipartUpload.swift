@@ -50,8 +50,7 @@ struct MultipartUpload: Sendable {
                 if total > maxBytes { throw Failure.tooLarge(limit: maxBytes) }
                 whole.writeBuffer(&chunk)
             }
-            let bytes = whole.readableBytesView
-            if !headerNamesAreASCII(Array(bytes), boundary: Array(boundary.utf8)) {
+            if !whole.withUnsafeReadableBytes({ headerNamesAreASCII($0, boundary: Array(boundary.utf8)) }) {
                 throw Failure.malformed("a part header name holds a byte that is not ASCII")
             }
             do {
@@ -79,7 +78,7 @@ struct MultipartUpload: Sendable {
 
 /// Whether every part header line (after each `--boundary` line, up to the empty line) has only ASCII
 /// bytes before its colon.
-func headerNamesAreASCII(_ b: [UInt8], boundary: [UInt8]) -> Bool {
+func headerNamesAreASCII(_ b: UnsafeRawBufferPointer, boundary: [UInt8]) -> Bool {
     let marker = Array("--".utf8) + boundary
     var i = 0
     func matches(_ at: Int) -> Bool {
