@@ -74,7 +74,8 @@ public enum TranscriptionEvent: Sendable {
 }
 
 public enum TranscriptionStage: String, Sendable {
-    case audio, encode, prefill, decode
+    /// Quantising a decoder whose load was deferred until after the first encoding (`--weights`).
+    case audio, encode, quantize, prefill, decode
 }
 
 public struct TranscriptionResult: Sendable {
@@ -130,8 +131,11 @@ public final class Transcriber: Sendable {
     /// `tokenizerPath` (a tokenizer.json or a directory holding one), else from the model directory. With
     /// `weights` (`.q8_0`, `.q4_0`), a floating-point checkpoint's decoder is quantised while loading; `kvCache` `.f16`
     /// halves the key/value cache (default f32, exact).
+    ///
+    /// `deferDecoder` (with `weights`): the decoder is quantised after the first encoding rather than at load
+    /// (`VibeVoiceASRModel.init(directory:weights:kvCache:deferDecoder:)`), which lowers a single clip's peak memory.
     public convenience init(modelDirectory: URL, tokenizerPath: URL? = nil, weights: DType? = nil,
-                            kvCache: KVCache.Format = .f32) throws {
+                            kvCache: KVCache.Format = .f32, deferDecoder: Bool = false) throws {
         let tokURL: URL
         if let tokenizerPath {
             tokURL = tokenizerPath
@@ -143,7 +147,8 @@ public final class Transcriber: Sendable {
             tokURL = candidate
         }
         let tokenizer = try Tokenizer(url: tokURL)
-        let model = try VibeVoiceASRModel(directory: modelDirectory, weights: weights, kvCache: kvCache)
+        let model = try VibeVoiceASRModel(directory: modelDirectory, weights: weights, kvCache: kvCache,
+                                          deferDecoder: deferDecoder && weights != nil)
         try self.init(model: model, tokenizer: tokenizer)
     }
 

@@ -62,6 +62,14 @@ final class WindowJob: @unchecked Sendable {
         timings[.encode] = Date().timeIntervalSince(t)
         if options.releaseEncoderWeights { model.releaseEncoderWeightPages() }
         onEvent(.stageFinished(.encode, seconds: timings[.encode]!))
+        if !model.decoderIsLoaded {
+            // A deferred quantise-on-load: now that the encoders' pages are released.
+            onEvent(.stageStarted(.quantize))
+            let tq = Date()
+            try model.loadDecoder()
+            timings[.quantize] = Date().timeIntervalSince(tq)
+            onEvent(.stageFinished(.quantize, seconds: timings[.quantize]!))
+        }
 
         if let custom = options.prompt {
             let request = Conversation([.user([.audio(.samples(raw.count)), .text(custom)])])

@@ -72,12 +72,13 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// Resolves the model (downloading it if needed) and loads the pipeline.
-    func transcriber(display: ProgressDisplay, kvCache: KVCache.Format = .f32) throws -> Transcriber {
+    /// `deferDecoder`: with `--weights`, quantise the decoder after the first encoding (lower peak for one clip).
+    func transcriber(display: ProgressDisplay, kvCache: KVCache.Format = .f32, deferDecoder: Bool = false) throws -> Transcriber {
         let dir = try ModelLocator.resolve(model, revision: revision, display: display)
-        if let f = weightFormat { display.begin("load (quantising to \(f.userName))") }
+        if let f = weightFormat, !deferDecoder { display.begin("load (quantising to \(f.userName))") }
         defer { display.clear() }
         return try Transcriber(modelDirectory: dir, tokenizerPath: tokenizer.map { URL(fileURLWithPath: $0) },
-                               weights: weightFormat, kvCache: kvCache)
+                               weights: weightFormat, kvCache: kvCache, deferDecoder: deferDecoder)
     }
 }
 

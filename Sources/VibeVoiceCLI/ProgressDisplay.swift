@@ -138,6 +138,7 @@ final class ProgressDisplay: @unchecked Sendable {
         switch stage {
         case .audio: return "audio"
         case .encode: return "encode"
+        case .quantize: return "quantise decoder"
         case .prefill: return "prefill"
         case .decode: return "decode"
         }

@@ -150,14 +150,20 @@ struct TranscribeCommand: ParsableCommand {
         }
 
         let loadStart = Date()
-        let transcriber = try source.transcriber(display: display, kvCache: runtime.kvCache)
-        try runtime.enableInt8Prefill(for: transcriber.model.decoder.mainWeightFormat)
+        // With --weights the decoder is quantised after the first input is encoded (its verbose line says how long),
+        // so that it is not resident while the encoders run.
+        let transcriber = try source.transcriber(display: display, kvCache: runtime.kvCache, deferDecoder: true)
+        try runtime.enableInt8Prefill(for: transcriber.model.decoderWeightFormat)
         let format = source.weightFormat
         let loadSeconds = Date().timeIntervalSince(loadStart)
         if verbose {
             var note = ""
-            if let format { note = String(format: ", decoder quantised to %@ (%.2f GB streamed per token)", format.userName,
-                                          Double(transcriber.model.decoder.weightBytesPerToken) / 1e9) }
+            if let format {
+                note = transcriber.model.decoderIsLoaded
+                    ? String(format: ", decoder quantised to %@ (%.2f GB streamed per token)", format.userName,
+                             Double(transcriber.model.decoder.weightBytesPerToken) / 1e9)
+                    : ", decoder to be quantised to \(format.userName) after the first encoding"
+            }
             display.message(String(format: "load: %.2f s%@", loadSeconds, note))
         }
 

@@ -35,19 +35,8 @@ public final class QuantizingWeightSource: WeightSource, @unchecked Sendable {
     public func releaseResidentPages(prefix: String) { checkpoint.releaseResidentPages(prefix: prefix) }
 
     public func tensor(_ name: String, shape: [Int]) throws -> WeightTensor {
-        let stored = try checkpoint.tensor(name, shape: shape)
-        let canonical = CheckpointNames.canonical(name) ?? name
-        guard CheckpointNames.isQuantizable(canonical) else { return stored }
-        let file = checkpoint.location(of: name)?.file.path ?? checkpoint.directory.path
-        if stored.dtype.isBlockFormat {
-            guard stored.dtype == format else {
-                throw CheckpointError.cannotQuantize(
-                    file: file, tensor: canonical,
-                    detail: "it is already stored as \(stored.dtype.userName); quantising to \(format.userName) needs an "
-                        + "F32, F16 or BF16 checkpoint (or load this one without --weights)")
-            }
-            return stored
-        }
+        let (stored, canonical, file, convert) = try checked(name, shape: shape)
+        guard convert else { return stored }
         let q: WeightTensor
         do {
             // Release the stored pages every few MB as the rows are read, not only at the end.
@@ -66,6 +55,41 @@ public final class QuantizingWeightSource: WeightSource, @unchecked Sendable {
         lock.unlock()
         return q
     }
+}
+
+extension QuantizingWeightSource {
+    /// The stored tensor after every check quantising makes before reading its data (shape, dtype, an already
+    /// quantised tensor in another format), and whether it is to be quantised.
+    fileprivate func checked(_ name: String, shape: [Int]) throws -> (WeightTensor, String, String, Bool) {
+        let stored = try checkpoint.tensor(name, shape: shape)
+        let canonical = CheckpointNames.canonical(name) ?? name
+        let file = checkpoint.location(of: name)?.file.path ?? checkpoint.directory.path
+        guard CheckpointNames.isQuantizable(canonical) else { return (stored, canonical, file, false) }
+        if stored.dtype.isBlockFormat {
+            guard stored.dtype == format else {
+                throw CheckpointError.cannotQuantize(
+                    file: file, tensor: canonical,
+                    detail: "it is already stored as \(stored.dtype.userName); quantising to \(format.userName) needs an "
+                        + "F32, F16 or BF16 checkpoint (or load this one without --weights)")
+            }
+            return (stored, canonical, file, false)
+        }
+        guard stored.dtype.isFloat else {
+            throw CheckpointError.cannotQuantize(file: file, tensor: canonical,
+                                                 detail: QuantizationError.unsupportedSource(stored.dtype).description)
+        }
+        return (stored, canonical, file, true)
+    }
+
+    /// A view that makes the same checks as `tensor(_:shape:)` but returns the stored tensors unconverted
+    /// (building a model part on it checks a checkpoint without the cost of quantising).
+    public var checkingOnly: WeightSource { CheckingSource(source: self) }
+}
+
+private struct CheckingSource: WeightSource {
+    let source: QuantizingWeightSource
+    func has(_ name: String) -> Bool { source.has(name) }
+    func tensor(_ name: String, shape: [Int]) throws -> WeightTensor { try source.checked(name, shape: shape).0 }
 }
 
 /// Releases a stored tensor's pages in steps of `step` rows as the quantiser's threads read it. Each thread

@@ -104,32 +104,72 @@ public final class VibeVoiceASRModel: Sendable {
     public let acousticEncoder: SpeechEncoder
     public let semanticEncoder: SpeechEncoder
     public let projector: AudioProjector
-    public let decoder: Qwen2Decoder
+    /// The Qwen2 decoder. A model loaded with `deferDecoder` builds it here on first use (prefer calling
+    /// `loadDecoder()` first, which reports a failure as an error instead of stopping the process).
+    public var decoder: Qwen2Decoder {
+        do { return try decoderSlot.get() } catch {
+            fatalError("the deferred decoder could not be built (call loadDecoder() first to get the error): \(error)")
+        }
+    }
+    private let decoderSlot: DecoderSlot
     /// Kept to release the encoders' mapped pages once the audio is encoded (`releaseEncoderWeightPages`).
     private let weights: WeightSource
 
     /// `kvCache` sets the element format of the decoder's key/value caches (f32, exact, unless asked).
-    public init(weights: WeightSource, config: VibeVoiceConfig, kvCache: KVCache.Format = .f32) throws {
+    public convenience init(weights: WeightSource, config: VibeVoiceConfig, kvCache: KVCache.Format = .f32) throws {
+        let decoder = try Qwen2Decoder(weights: weights, config: config.decoder, kvCacheFormat: kvCache)
+        try self.init(weights: weights, config: config, decoder: DecoderSlot(ready: decoder))
+    }
+
+    private init(weights: WeightSource, config: VibeVoiceConfig, decoder: DecoderSlot) throws {
         self.config = config
         self.weights = weights
         acousticEncoder = try SpeechEncoder(weights: weights, prefix: "acoustic_tokenizer_encoder", config: config.acoustic)
         semanticEncoder = try SpeechEncoder(weights: weights, prefix: "semantic_tokenizer_encoder", config: config.semantic)
         projector = try AudioProjector(weights: weights, acousticDim: config.acoustic.hiddenSize,
                                        semanticDim: config.semantic.hiddenSize, hiddenSize: config.decoder.hiddenSize)
-        decoder = try Qwen2Decoder(weights: weights, config: config.decoder, kvCacheFormat: kvCache)
+        decoderSlot = decoder
     }
 
     /// Loads a checkpoint directory (either layout, stored or quantised). With `weights` (a block format),
     /// a floating-point checkpoint's decoder matrices and token embedding are quantised while loading.
-    public convenience init(directory: URL, weights: DType? = nil, kvCache: KVCache.Format = .f32) throws {
+    ///
+    /// `deferDecoder` (with `weights` only) checks the decoder's tensors now (names, shapes, dtypes) but quantises
+    /// them on first use (`loadDecoder()`), so that the quantised decoder is not resident while the encoders run:
+    /// a single clip then peaks near the stored quantised checkpoint's figure instead of about 1.5-2 GB above it.
+    public convenience init(directory: URL, weights: DType? = nil, kvCache: KVCache.Format = .f32,
+                            deferDecoder: Bool = false) throws {
         let checkpoint = try Checkpoint(directory: directory)
-        if let weights {
-            try self.init(weights: QuantizingWeightSource(checkpoint: checkpoint, format: weights), config: checkpoint.config,
-                          kvCache: kvCache)
-        } else {
+        guard let weights else {
             try self.init(weights: checkpoint, config: checkpoint.config, kvCache: kvCache)
+            return
         }
+        let source = QuantizingWeightSource(checkpoint: checkpoint, format: weights)
+        guard deferDecoder else {
+            try self.init(weights: source, config: checkpoint.config, kvCache: kvCache)
+            return
+        }
+        let config = checkpoint.config
+        // Every check quantising makes before it reads the data, on the stored tensors (header reads and the
+        // small norms and biases), so a bad checkpoint still fails at load.
+        _ = try Qwen2Decoder(weights: source.checkingOnly, config: config.decoder, kvCacheFormat: kvCache)
+        checkpoint.releaseResidentPages(prefix: "language_model.")
+        let slot = DecoderSlot(format: weights) {
+            try Qwen2Decoder(weights: source, config: config.decoder, kvCacheFormat: kvCache)
+        }
+        try self.init(weights: source, config: config, decoder: slot)
     }
+
+    /// Builds the decoder if it was deferred (quantising its weights: tens of seconds for the released model) and
+    /// returns it; at once if it is built. A failure is returned again on every later call.
+    @discardableResult
+    public func loadDecoder() throws -> Qwen2Decoder { try decoderSlot.get() }
+
+    /// Whether the decoder is built (always, unless the model was loaded with `deferDecoder` and not yet used).
+    public var decoderIsLoaded: Bool { decoderSlot.isReady }
+
+    /// The decoder's main matrix format, known before a deferred decoder is built.
+    public var decoderWeightFormat: DType { decoderSlot.pendingFormat ?? decoder.mainWeightFormat }
 
     public var hopLength: Int { config.acoustic.hopLength }
 
@@ -394,5 +434,61 @@ public struct BatchDecoder: Sendable {
         guard !active.isEmpty else { return }
         DecodeStepper(decoder: decoder).step(active.map(\.inner))
         for s in active { s.markFinished() }
+    }
+}
+
+/// The decoder, built at once or on first use. Thread-safe: one thread builds, the others wait for it.
+private final class DecoderSlot: @unchecked Sendable {
+    // @unchecked: `state` is only touched under `lock`.
+    private enum State {
+        case pending(() throws -> Qwen2Decoder)
+        case ready(Qwen2Decoder)
+        case failed(Error)
+    }
+    private let lock = NSLock()
+    private var state: State
+    private let format: DType?
+
+    init(ready decoder: Qwen2Decoder) {
+        state = .ready(decoder)
+        format = nil
+    }
+
+    init(format: DType, build: @escaping () throws -> Qwen2Decoder) {
+        state = .pending(build)
+        self.format = format
+    }
+
+    var isReady: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if case .ready = state { return true }
+        return false
+    }
+
+    /// The format a pending decoder will have (nil once it is built: ask the decoder).
+    var pendingFormat: DType? {
+        lock.lock()
+        defer { lock.unlock() }
+        if case .ready = state { return nil }
+        return format
+    }
+
+    func get() throws -> Qwen2Decoder {
+        lock.lock()
+        defer { lock.unlock() }
+        switch state {
+        case let .ready(d): return d
+        case let .failed(e): throw e
+        case let .pending(build):
+            do {
+                let d = try build()
+                state = .ready(d)
+                return d
+            } catch {
+                state = .failed(error)
+                throw error
+            }
+        }
     }
 }

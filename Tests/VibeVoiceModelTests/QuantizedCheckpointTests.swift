@@ -75,6 +75,69 @@ final class QuantizedCheckpointTests: XCTestCase {
         }
     }
 
+    /// `deferDecoder`: the decoder is checked at load but quantised on first use, with the same bytes as an
+    /// eager quantise-on-load (so the same logits, bit for bit); the format is known before it is built.
+    func testADeferredDecoderIsBuiltOnFirstUseWithTheSameLogits() throws {
+        let fixture = try ReferenceFixture("hf_bf16_chunked")
+        let audio = try VibeVoiceASRModel(directory: fixture.modelDirectory).encodeAudio(fixture.normalizedAudio)
+        let ids = fixture.ints("input_ids")
+        for format in DType.blockFormats {
+            let eager = try VibeVoiceASRModel(directory: fixture.modelDirectory, weights: format)
+            XCTAssertTrue(eager.decoderIsLoaded)
+            let deferred = try VibeVoiceASRModel(directory: fixture.modelDirectory, weights: format, deferDecoder: true)
+            XCTAssertFalse(deferred.decoderIsLoaded, "\(format)")
+            XCTAssertEqual(deferred.decoderWeightFormat, format)
+            // The encoders do not need the decoder.
+            XCTAssertEqual(try deferred.encodeAudio(fixture.normalizedAudio).embeddings, audio.embeddings)
+            XCTAssertFalse(deferred.decoderIsLoaded)
+            let built = try deferred.loadDecoder()
+            XCTAssertTrue(deferred.decoderIsLoaded)
+            XCTAssertTrue(built === deferred.decoder, "built once")
+            XCTAssertEqual(deferred.decoderWeightFormat, format)
+            let a = try eager.promptLogits(promptIDs: ids, audio: audio, audioTokenID: fixture.audioTokenID)
+            let b = try deferred.promptLogits(promptIDs: ids, audio: audio, audioTokenID: fixture.audioTokenID)
+            XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "\(format)")
+        }
+        // Without --weights there is nothing to defer: the stored decoder is built at load.
+        XCTAssertTrue(try VibeVoiceASRModel(directory: fixture.modelDirectory, deferDecoder: true).decoderIsLoaded)
+    }
+
+    /// What can be checked without reading the data fails at load even when the decoder is deferred (a stored
+    /// q4_0 checkpoint asked for q8_0); what needs the data (a NaN weight) fails in `loadDecoder()` with the
+    /// typed error naming the tensor, and again on a second call rather than quantising twice.
+    func testADeferredDecoderFailsAtLoadWhereItCanAndInLoadDecoderWhereItMust() throws {
+        let q4 = try quantize("hf_bf16_chunked", .q4_0)
+        XCTAssertThrowsError(try VibeVoiceASRModel(directory: q4, weights: .q8_0, deferDecoder: true)) { error in
+            guard case .cannotQuantize? = error as? CheckpointError else { return XCTFail("\(error)") }
+        }
+
+        let fixture = try ReferenceFixture("hf_bf16_chunked")
+        let dir = try tempDir().appendingPathComponent("nan")
+        try FileManager.default.copyItem(at: fixture.modelDirectory, to: dir)
+        let file = dir.appendingPathComponent("model.safetensors")
+        let target = "language_model.model.layers.0.mlp.down_proj.weight"
+        let stored = try SafetensorsFile(url: file)
+        let info = try XCTUnwrap(stored.tensors.values.first { CheckpointNames.canonical($0.name) == target })
+        XCTAssertEqual(info.dtype, .bf16)
+        let handle = try FileHandle(forWritingTo: file)
+        try handle.seek(toOffset: UInt64(info.fileOffset + 2 * 3))   // element 3 of row 0
+        try handle.write(contentsOf: [0xC0, 0x7F])                    // bf16 NaN, little-endian
+        try handle.close()
+
+        let model = try VibeVoiceASRModel(directory: dir, weights: .q8_0, deferDecoder: true)
+        XCTAssertFalse(model.decoderIsLoaded)
+        for attempt in 0..<2 {
+            XCTAssertThrowsError(try model.loadDecoder(), "attempt \(attempt)") { error in
+                guard case let .cannotQuantize(_, tensor, detail)? = error as? CheckpointError else { return XCTFail("\(error)") }
+                XCTAssertEqual(tensor, target)
+                XCTAssertTrue(detail.contains("NaN"), detail)
+            }
+        }
+        XCTAssertFalse(model.decoderIsLoaded)
+        // The eager load reports the same error at once.
+        XCTAssertThrowsError(try VibeVoiceASRModel(directory: dir, weights: .q8_0))
+    }
+
     func testShardsStayUnderTheLimitAndTheIndexAndCompanionFilesAreWritten() throws {
         let dir = try quantize("hf_bf16_chunked", .q8_0, maxShardBytes: 300_000)
         let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
