@@ -34,6 +34,13 @@ extension Linear {
         let q = weight.data
         let d = weight.scales!.assumingMemoryBound(to: UInt16.self)
         let format = weight.dtype
+        if weight.interleaved8 {
+            let rows = outFeatures
+            Parallel.forBalancedRanges((rows + 7) / 8, minChunk: 8) { g0, g1 in
+                vv_matvec_q4_0x8(q.assumingMemoryBound(to: UInt8.self), d, qx, dx, y, nb, rows, g0, g1)
+            }
+            return
+        }
         Parallel.forBalancedRanges(outFeatures, minChunk: 64) { r0, r1 in
             if format == .q8_0 {
                 vv_matvec_q8_0(q.assumingMemoryBound(to: Int8.self), d, qx, dx, y, nb, r0, r1)
@@ -57,6 +64,13 @@ extension Linear {
             defer { qx.deallocate(); dx.deallocate() }
             for j in 0..<m { vv_quantize_act_q8(x + j * cols, cols, qx + j * nb * DType.blockLength, dx + j * nb) }
             let d = weight.scales!.assumingMemoryBound(to: UInt16.self)
+            if weight.interleaved8 {
+                let rows = outFeatures
+                Parallel.forBalancedRanges((rows + 7) / 8, minChunk: 8) { g0, g1 in
+                    vv_matmul_q4_0x8(w.assumingMemoryBound(to: UInt8.self), d, qx, dx, m, y, ldy, nb, rows, g0, g1)
+                }
+                return
+            }
             Parallel.forBalancedRanges(outFeatures, minChunk: 64) { r0, r1 in
                 if dtype == .q8_0 {
                     vv_matmul_q8_0(w.assumingMemoryBound(to: Int8.self), d, qx, dx, m, y, ldy, nb, r0, r1)

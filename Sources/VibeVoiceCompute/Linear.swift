@@ -23,7 +23,8 @@ public struct Linear: @unchecked Sendable {
 
     public init(weight: WeightTensor, bias: [Float]?) {
         precondition(weight.shape.count >= 2, "Linear weight must be at least 2-D")
-        self.weight = weight
+        // Q4_0 goes into the interleaved decode layout (a copy; the caller may release the stored pages).
+        self.weight = weight.interleavedForDecode()
         self.bias = bias
         self.outFeatures = weight.rows
         self.inFeatures = weight.cols

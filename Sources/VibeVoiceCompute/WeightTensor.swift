@@ -89,6 +89,9 @@ public struct WeightTensor: @unchecked Sendable {
     public let owner: WeightStorageOwner?
     /// Keeps the scales alive when they live elsewhere than the payload.
     public let scalesOwner: WeightStorageOwner?
+    /// Q4_0 only: the in-memory decode layout with 8 rows interleaved per block (`vv_q4_0_interleave8`; rows
+    /// padded to groups of 8), made by `interleavedForDecode()`. Never stored in a checkpoint.
+    public let interleaved8: Bool
 
     /// A tensor of an element type.
     public init(dtype: DType, shape: [Int], data: UnsafeRawPointer, owner: WeightStorageOwner?) {
@@ -99,12 +102,15 @@ public struct WeightTensor: @unchecked Sendable {
         self.scales = nil
         self.owner = owner
         self.scalesOwner = nil
+        self.interleaved8 = false
     }
 
     /// A block-format tensor of logical shape `[rows, cols]` (or more dimensions, flattened after the first).
     public init(blockFormat: DType, shape: [Int], data: UnsafeRawPointer, scales: UnsafeRawPointer,
-                owner: WeightStorageOwner?, scalesOwner: WeightStorageOwner? = nil) {
+                owner: WeightStorageOwner?, scalesOwner: WeightStorageOwner? = nil, interleaved8: Bool = false) {
         precondition(blockFormat.isBlockFormat && shape.count >= 2, "a block format needs a 2-D shape")
+        precondition(!interleaved8 || blockFormat == .q4_0, "only q4_0 has the interleaved decode layout")
+        self.interleaved8 = interleaved8
         self.dtype = blockFormat
         self.shape = shape
         self.data = data
@@ -119,7 +125,7 @@ public struct WeightTensor: @unchecked Sendable {
                      "a reshape keeps the rows and their length")
         if let scales {
             return WeightTensor(blockFormat: dtype, shape: newShape, data: data, scales: scales, owner: owner,
-                                scalesOwner: scalesOwner)
+                                scalesOwner: scalesOwner, interleaved8: interleaved8)
         }
         return WeightTensor(dtype: dtype, shape: newShape, data: data, owner: owner)
     }
@@ -131,14 +137,35 @@ public struct WeightTensor: @unchecked Sendable {
     /// Blocks per row (block formats).
     public var blocksPerRow: Int { (cols + DType.blockLength - 1) / DType.blockLength }
 
+    /// Rows as stored: `rows`, or rounded up to a multiple of 8 in the interleaved layout.
+    public var storedRows: Int { interleaved8 ? (rows + 7) / 8 * 8 : rows }
+
     /// Bytes of the payload (block formats) or of the elements.
     public var payloadByteCount: Int {
         if let s = dtype.elementSize { return count * s }
-        return rows * blocksPerRow * dtype.blockPayloadBytes
+        return storedRows * blocksPerRow * dtype.blockPayloadBytes
     }
 
     /// Bytes of the f16 scales (block formats), else 0.
-    public var scaleByteCount: Int { dtype.isBlockFormat ? rows * blocksPerRow * 2 : 0 }
+    public var scaleByteCount: Int { dtype.isBlockFormat ? storedRows * blocksPerRow * 2 : 0 }
+
+    /// This Q4_0 tensor in the interleaved decode layout (a copy in owned memory, one pass over the payload);
+    /// other tensors, and one already interleaved, are returned as they are. The values are the same; the
+    /// mat-vec over it is faster (one integer multiply-add, scale conversion and fused multiply-add per block
+    /// serve 8 rows) and sums each row in its own order (see quant_q4_0x8.c).
+    public func interleavedForDecode() -> WeightTensor {
+        guard dtype == .q4_0, !interleaved8, let scales, rows > 0, cols > 0 else { return self }
+        let nb = blocksPerRow
+        let groups = (rows + 7) / 8
+        let payload = groups * 8 * nb * dtype.blockPayloadBytes
+        let buf = OwnedWeightBuffer(byteCount: payload + groups * 8 * nb * 2)
+        let q = buf.pointer.assumingMemoryBound(to: UInt8.self)
+        let d = (buf.pointer + payload).assumingMemoryBound(to: UInt16.self)
+        vv_q4_0_interleave8(data.assumingMemoryBound(to: UInt8.self), scales.assumingMemoryBound(to: UInt16.self),
+                            rows, nb, q, d)
+        return WeightTensor(blockFormat: .q4_0, shape: shape, data: UnsafeRawPointer(q), scales: UnsafeRawPointer(d),
+                            owner: buf, interleaved8: true)
+    }
 
     /// Every byte a full pass over the tensor reads.
     public var byteCount: Int { payloadByteCount + scaleByteCount }
@@ -162,6 +189,14 @@ public struct WeightTensor: @unchecked Sendable {
             let scale = Float(Float16(bitPattern: scales!.loadUnaligned(fromByteOffset: block * 2, as: UInt16.self)))
             if dtype == .q8_0 {
                 return scale * Float(data.load(fromByteOffset: block * 32 + j, as: Int8.self))
+            }
+            if interleaved8 {
+                let groupBlock = (r / 8) * blocksPerRow + c / DType.blockLength, lane = r % 8
+                let s = Float(Float16(bitPattern: scales!.loadUnaligned(fromByteOffset: (groupBlock * 8 + lane) * 2,
+                                                                          as: UInt16.self)))
+                let byte = data.load(fromByteOffset: groupBlock * 128 + (j % 16) / 4 * 32 + lane * 4 + j % 4,
+                                     as: UInt8.self)
+                return s * Float(Int(j < 16 ? byte & 0x0f : byte >> 4) - 8)
             }
             let byte = data.load(fromByteOffset: block * 16 + j % 16, as: UInt8.self)
             return scale * Float(Int(j < 16 ? byte & 0x0f : byte >> 4) - 8)
@@ -197,6 +232,9 @@ public struct WeightTensor: @unchecked Sendable {
         case .q8_0:
             vv_dequant_rows_q8_0(data.assumingMemoryBound(to: Int8.self), scales!.assumingMemoryBound(to: UInt16.self),
                                  k, row, n, dst)
+        case .q4_0 where interleaved8:
+            vv_dequant_rows_q4_0x8(data.assumingMemoryBound(to: UInt8.self), scales!.assumingMemoryBound(to: UInt16.self),
+                                   k, row, n, dst)
         case .q4_0:
             vv_dequant_rows_q4_0(data.assumingMemoryBound(to: UInt8.self), scales!.assumingMemoryBound(to: UInt16.self),
                                  k, row, n, dst)

@@ -133,6 +133,15 @@ public final class Checkpoint: Sendable {
         e.file.releaseResidentPages(e.info)
     }
 
+    /// Drops the resident pages of a block-format tensor's scales (nothing for other tensors).
+    public func releaseResidentPagesOfScales(of name: String) {
+        guard let e = entry(name) else { return }
+        let canonical = CheckpointNames.canonical(e.info.name) ?? e.info.name
+        guard config.quantization?.tensors[canonical] != nil,
+              let s = entries[QuantizationConfig.scaleName(of: canonical)] else { return }
+        s.file.releaseResidentPages(s.info)
+    }
+
     /// Drops the resident pages of `bytes` (offsets within the stored data) of tensor `name`.
     public func releaseResidentPages(of name: String, bytes: Range<Int>) {
         guard let e = entry(name) else { return }

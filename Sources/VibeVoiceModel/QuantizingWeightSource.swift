@@ -34,6 +34,8 @@ public final class QuantizingWeightSource: WeightSource, @unchecked Sendable {
 
     public func releaseResidentPages(prefix: String) { checkpoint.releaseResidentPages(prefix: prefix) }
 
+    public func releaseResidentPages(ofTensor name: String) { checkpoint.releaseResidentPages(ofTensor: name) }
+
     public func tensor(_ name: String, shape: [Int]) throws -> WeightTensor {
         let (stored, canonical, file, convert) = try checked(name, shape: shape)
         guard convert else { return stored }

@@ -91,6 +91,51 @@ final class QuantizedKernelTests: XCTestCase {
         }
     }
 
+    /// Q4_0's interleaved decode layout (what `Linear` keeps): the same values as the stored layout (row
+    /// widening and element access), rows padded to groups of 8, and every path's mat-vec equal bit for bit to
+    /// the documented arithmetic written out here (per row, one fused multiply-add per block in block order).
+    func testInterleavedQ4LayoutHoldsTheSameValuesAndFollowsItsArithmetic() throws {
+        for (rows, cols) in Self.shapes {
+            let plain = try quantized(randomMatrix(rows, cols), rows: rows, cols: cols, .q4_0)
+            let x8 = plain.interleavedForDecode()
+            XCTAssertTrue(x8.interleaved8)
+            XCTAssertFalse(plain.interleaved8)
+            XCTAssertEqual(x8.toFloatArray(), plain.toFloatArray(), "\(rows)x\(cols)")
+            for i in stride(from: 0, to: rows * cols, by: max(1, rows * cols / 997)) {
+                XCTAssertEqual(x8.element(i), plain.element(i), "\(rows)x\(cols) i=\(i)")
+            }
+            let padded = (rows + 7) / 8 * 8
+            XCTAssertEqual(x8.byteCount, padded * plain.blocksPerRow * 18)
+            XCTAssertEqual(x8.interleavedForDecode().data, x8.data, "interleaving twice is a no-op")
+
+            let x = randomMatrix(1, cols, scale: 2)
+            let (qx, dx) = quantizeActivation(x)
+            let nb = plain.blocksPerRow
+            var expected = [Float](repeating: 0, count: rows)
+            for r in 0..<rows {
+                var acc: Float = 0
+                for b in 0..<nb {
+                    var sum = 0
+                    // The block's scale and integer values, read back from the stored layout.
+                    let d = Float(Float16(bitPattern: plain.scales!.load(fromByteOffset: (r * nb + b) * 2, as: UInt16.self)))
+                    for j in 0..<32 {
+                        let byte = plain.data.load(fromByteOffset: (r * nb + b) * 16 + j % 16, as: UInt8.self)
+                        let value = Int(j < 16 ? byte & 0x0f : byte >> 4) - 8
+                        sum += value * Int(qx[b * 32 + j])
+                    }
+                    acc = acc.addingProduct(d * dx[b], Float(sum))
+                }
+                expected[r] = acc
+            }
+            for level in Self.levels {
+                vv_quant_set_max_level(level)
+                let y = Linear(weight: plain, bias: nil).forward(x, rows: 1)
+                XCTAssertEqual(y.map(\.bitPattern), expected.map(\.bitPattern), "\(rows)x\(cols) level \(level)")
+            }
+            vv_set_force_scalar(0)
+        }
+    }
+
     func testMatvecApproximatesTheFloatProduct() throws {
         // Against the unquantised weights: the error is that of the two quantisations (weight and activation).
         for format in DType.blockFormats {

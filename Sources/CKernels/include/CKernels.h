@@ -61,6 +61,19 @@ void vv_matmul_q8_0(const int8_t *q, const uint16_t *d, const int8_t *qx, const 
 void vv_matmul_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,
                     float *y, size_t ldy, size_t nb, size_t r0, size_t r1);
 
+/* Q4_0 in the in-memory decode layout x8 (quant_q4_0x8.c): 8 rows interleaved per block so that one integer
+ * multiply-add, one scale conversion and one fused multiply-add serve 8 rows. Rows are padded to groups of 8.
+ * Payload: vv_q4_0x8_groups(rows) * nb * 128 bytes; scales: groups * nb * 8 f16. Its own arithmetic (per row,
+ * one fused multiply-add per block in block order), identical on every path; g0..g1: groups of 8 output rows,
+ * only rows < `rows` written. */
+size_t vv_q4_0x8_groups(size_t rows);
+void vv_q4_0_interleave8(const uint8_t *q, const uint16_t *d, size_t rows, size_t nb, uint8_t *qo, uint16_t *dout);
+void vv_dequant_rows_q4_0x8(const uint8_t *q, const uint16_t *d, size_t cols, size_t r0, size_t n, float *dst);
+void vv_matvec_q4_0x8(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, float *y,
+                      size_t nb, size_t rows, size_t g0, size_t g1);
+void vv_matmul_q4_0x8(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,
+                      float *y, size_t ldy, size_t nb, size_t rows, size_t g0, size_t g1);
+
 /* Paths of the block-format kernels (activation quantisation, mat-vec, multi-row), all bit-identical: */
 enum { VV_QUANT_SCALAR = 0, VV_QUANT_AVX2 = 1, VV_QUANT_AVXVNNI = 2 };
 /* Caps the path at `level` (for tests and comparisons; the default is the best the CPU has) and returns the
