@@ -200,9 +200,10 @@ extension Benchmark {
         let sgemm = sgemmRate()
         log("loading \(modelDirectory.path)\(weights.map { " (quantising the decoder to \($0.userName))" } ?? "") ...")
         var t = Date()
-        // As `transcribe` does: with `weights` the decoder is quantised after the encoding (its seconds count in load_s).
+        // As `transcribe` does: the decoder is built (quantised with `weights`) after the encoding; its seconds
+        // count in load_s.
         let model = try VibeVoiceASRModel(directory: modelDirectory, weights: weights, kvCache: kvCache,
-                                          deferDecoder: weights != nil)
+                                          deferDecoder: true)
         var loadSeconds = Date().timeIntervalSince(t)
         let decoderFormat = model.decoderWeightFormat
         if int8Prefill {
@@ -238,7 +239,7 @@ extension Benchmark {
         }
 
         if !model.decoderIsLoaded {
-            log("quantising the decoder to \(decoderFormat.userName) ...")
+            log(weights != nil ? "quantising the decoder to \(decoderFormat.userName) ..." : "building the decoder ...")
             t = Date()
             try model.loadDecoder()
             loadSeconds += Date().timeIntervalSince(t)

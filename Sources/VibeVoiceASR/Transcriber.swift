@@ -74,7 +74,8 @@ public enum TranscriptionEvent: Sendable {
 }
 
 public enum TranscriptionStage: String, Sendable {
-    /// Quantising a decoder whose load was deferred until after the first encoding (`--weights`).
+    /// `quantize`: building a decoder whose load was deferred until after the first encoding (quantising it with
+    /// `--weights`, or making a stored q4_0 checkpoint's in-memory decode layout).
     case audio, encode, quantize, prefill, decode
 }
 
@@ -132,7 +133,7 @@ public final class Transcriber: Sendable {
     /// `weights` (`.q8_0`, `.q4_0`), a floating-point checkpoint's decoder is quantised while loading; `kvCache` `.f16`
     /// halves the key/value cache (default f32, exact).
     ///
-    /// `deferDecoder` (with `weights`): the decoder is quantised after the first encoding rather than at load
+    /// `deferDecoder`: the decoder is built (quantised, or laid out for decode) after the first encoding rather than at load
     /// (`VibeVoiceASRModel.init(directory:weights:kvCache:deferDecoder:)`), which lowers a single clip's peak memory.
     public convenience init(modelDirectory: URL, tokenizerPath: URL? = nil, weights: DType? = nil,
                             kvCache: KVCache.Format = .f32, deferDecoder: Bool = false) throws {
@@ -148,7 +149,7 @@ public final class Transcriber: Sendable {
         }
         let tokenizer = try Tokenizer(url: tokURL)
         let model = try VibeVoiceASRModel(directory: modelDirectory, weights: weights, kvCache: kvCache,
-                                          deferDecoder: deferDecoder && weights != nil)
+                                          deferDecoder: deferDecoder)
         try self.init(model: model, tokenizer: tokenizer)
     }
 

@@ -63,7 +63,7 @@ final class WindowJob: @unchecked Sendable {
         if options.releaseEncoderWeights { model.releaseEncoderWeightPages() }
         onEvent(.stageFinished(.encode, seconds: timings[.encode]!))
         if !model.decoderIsLoaded {
-            // A deferred quantise-on-load: now that the encoders' pages are released.
+            // A deferred decoder (quantised, or laid out for decode): now that the encoders' pages are released.
             onEvent(.stageStarted(.quantize))
             let tq = Date()
             try model.loadDecoder()

@@ -72,7 +72,7 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// Resolves the model (downloading it if needed) and loads the pipeline.
-    /// `deferDecoder`: with `--weights`, quantise the decoder after the first encoding (lower peak for one clip).
+    /// `deferDecoder`: build the decoder (quantise it with `--weights`) after the first encoding (lower peak for one clip).
     func transcriber(display: ProgressDisplay, kvCache: KVCache.Format = .f32, deferDecoder: Bool = false) throws -> Transcriber {
         let dir = try ModelLocator.resolve(model, revision: revision, display: display)
         if let f = weightFormat, !deferDecoder { display.begin("load (quantising to \(f.userName))") }

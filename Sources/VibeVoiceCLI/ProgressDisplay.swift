@@ -19,6 +19,9 @@ final class ProgressDisplay: @unchecked Sendable {
     private var lastDraw = Date.distantPast
     private var label = ""
     private var lineShown = false
+    /// What the deferred decoder build is called: it quantises with `--weights`, else it makes the in-memory
+    /// decode layout of a stored checkpoint (set once, before the first transcription).
+    var decoderStageName = "quantise decoder"
 
     init(quiet: Bool, verbose: Bool) {
         self.interactive = !quiet && isatty(STDERR_FILENO) == 1
@@ -54,7 +57,7 @@ final class ProgressDisplay: @unchecked Sendable {
         switch event {
         case let .stageStarted(stage):
             stageStart = Date()
-            label = Self.name(of: stage)
+            label = name(of: stage)
             draw(fraction: nil, detail: "", force: true)
         case let .encoding(done, total):
             draw(fraction: Double(done) / Double(max(1, total)),
@@ -82,7 +85,7 @@ final class ProgressDisplay: @unchecked Sendable {
             }
         case let .stageFinished(stage, seconds):
             clearLine()
-            if verbose { Self.write(String(format: "%@: %.2f s\n", Self.name(of: stage), seconds)) }
+            if verbose { Self.write(String(format: "%@: %.2f s\n", name(of: stage), seconds)) }
         }
     }
 
@@ -134,11 +137,11 @@ final class ProgressDisplay: @unchecked Sendable {
         }
     }
 
-    private static func name(of stage: TranscriptionStage) -> String {
+    private func name(of stage: TranscriptionStage) -> String {
         switch stage {
         case .audio: return "audio"
         case .encode: return "encode"
-        case .quantize: return "quantise decoder"
+        case .quantize: return decoderStageName
         case .prefill: return "prefill"
         case .decode: return "decode"
         }

@@ -150,9 +150,10 @@ struct TranscribeCommand: ParsableCommand {
         }
 
         let loadStart = Date()
-        // With --weights the decoder is quantised after the first input is encoded (its verbose line says how long),
-        // so that it is not resident while the encoders run.
+        // The decoder is built after the first input is encoded (quantised with --weights; its verbose line says
+        // how long), so that it is not resident while the encoders run.
         let transcriber = try source.transcriber(display: display, kvCache: runtime.kvCache, deferDecoder: true)
+        if source.weightFormat == nil { display.decoderStageName = "load decoder" }
         try runtime.enableInt8Prefill(for: transcriber.model.decoderWeightFormat)
         let format = source.weightFormat
         let loadSeconds = Date().timeIntervalSince(loadStart)

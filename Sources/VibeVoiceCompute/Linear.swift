@@ -21,10 +21,11 @@ public struct Linear: @unchecked Sendable {
     /// bit-identical to a one-row step); more rows go through sgemm.
     public static let maxMatvecRows = 8
 
-    public init(weight: WeightTensor, bias: [Float]?) {
+    /// `decodeLayout` (default): Q4_0 goes into the interleaved decode layout (a copy; the caller may release
+    /// the stored pages). Without it the weight is kept as given (a layer built only to check a checkpoint).
+    public init(weight: WeightTensor, bias: [Float]?, decodeLayout: Bool = true) {
         precondition(weight.shape.count >= 2, "Linear weight must be at least 2-D")
-        // Q4_0 goes into the interleaved decode layout (a copy; the caller may release the stored pages).
-        self.weight = weight.interleavedForDecode()
+        self.weight = decodeLayout ? weight.interleavedForDecode() : weight
         self.bias = bias
         self.outFeatures = weight.rows
         self.inFeatures = weight.cols

@@ -92,6 +92,7 @@ private struct CheckingSource: WeightSource {
     let source: QuantizingWeightSource
     func has(_ name: String) -> Bool { source.has(name) }
     func tensor(_ name: String, shape: [Int]) throws -> WeightTensor { try source.checked(name, shape: shape).0 }
+    var buildsDecodeLayouts: Bool { false }
 }
 
 /// Releases a stored tensor's pages in steps of `step` rows as the quantiser's threads read it. Each thread

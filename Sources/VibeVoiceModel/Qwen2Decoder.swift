@@ -45,7 +45,7 @@ public final class Qwen2Decoder: Sendable {
         }
         finalNorm = try weights.floats("language_model.model.norm.weight", shape: [c.hiddenSize])
         if c.tieWordEmbeddings && !weights.has("language_model.lm_head.weight") {
-            lmHead = Linear(weight: embedTokens, bias: nil)
+            lmHead = Linear(weight: embedTokens, bias: nil, decodeLayout: weights.buildsDecodeLayouts)
         } else {
             lmHead = try weights.linear("language_model.lm_head", out: c.vocabSize, in: c.hiddenSize, bias: false)
         }

@@ -134,27 +134,27 @@ public final class VibeVoiceASRModel: Sendable {
     /// Loads a checkpoint directory (either layout, stored or quantised). With `weights` (a block format),
     /// a floating-point checkpoint's decoder matrices and token embedding are quantised while loading.
     ///
-    /// `deferDecoder` (with `weights` only) checks the decoder's tensors now (names, shapes, dtypes) but quantises
-    /// them on first use (`loadDecoder()`), so that the quantised decoder is not resident while the encoders run:
-    /// a single clip then peaks near the stored quantised checkpoint's figure instead of about 1.5-2 GB above it.
+    /// `deferDecoder` checks the decoder's tensors now (names, shapes, dtypes) but builds it on first use
+    /// (`loadDecoder()`): quantising it with `weights`, or making a stored q4_0 checkpoint's in-memory decode
+    /// layout. The decoder is then not resident while the encoders run, and a single clip peaks near the larger of
+    /// the two instead of their sum (about 1.4 GB above the decoder for the released model).
     public convenience init(directory: URL, weights: DType? = nil, kvCache: KVCache.Format = .f32,
                             deferDecoder: Bool = false) throws {
         let checkpoint = try Checkpoint(directory: directory)
-        guard let weights else {
-            try self.init(weights: checkpoint, config: checkpoint.config, kvCache: kvCache)
-            return
-        }
-        let source = QuantizingWeightSource(checkpoint: checkpoint, format: weights)
-        guard deferDecoder else {
-            try self.init(weights: source, config: checkpoint.config, kvCache: kvCache)
-            return
-        }
         let config = checkpoint.config
-        // Every check quantising makes before it reads the data, on the stored tensors (header reads and the
-        // small norms and biases), so a bad checkpoint still fails at load.
-        _ = try Qwen2Decoder(weights: source.checkingOnly, config: config.decoder, kvCacheFormat: kvCache)
+        let quantizing = weights.map { QuantizingWeightSource(checkpoint: checkpoint, format: $0) }
+        let source: WeightSource = quantizing ?? checkpoint
+        guard deferDecoder else {
+            try self.init(weights: source, config: config, kvCache: kvCache)
+            return
+        }
+        // Every check building (and quantising) makes before it reads the data, on the stored tensors (header
+        // reads and the small norms and biases), so a bad checkpoint still fails at load.
+        let checked = try Qwen2Decoder(weights: quantizing?.checkingOnly ?? checkpoint.checkingOnly,
+                                       config: config.decoder, kvCacheFormat: kvCache)
+        let format = weights ?? checked.mainWeightFormat
         checkpoint.releaseResidentPages(prefix: "language_model.")
-        let slot = DecoderSlot(format: weights) {
+        let slot = DecoderSlot(format: format) {
             try Qwen2Decoder(weights: source, config: config.decoder, kvCacheFormat: kvCache)
         }
         try self.init(weights: source, config: config, decoder: slot)

@@ -98,8 +98,21 @@ final class QuantizedCheckpointTests: XCTestCase {
             let b = try deferred.promptLogits(promptIDs: ids, audio: audio, audioTokenID: fixture.audioTokenID)
             XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "\(format)")
         }
-        // Without --weights there is nothing to defer: the stored decoder is built at load.
-        XCTAssertTrue(try VibeVoiceASRModel(directory: fixture.modelDirectory, deferDecoder: true).decoderIsLoaded)
+        // Without --weights a stored checkpoint's decoder is deferred too (a q4_0 one makes its in-memory decode
+        // layout when built), with its stored format known at once and the same logits as an eager load.
+        let q4 = try quantize("hf_bf16_chunked", .q4_0)
+        for (dir, format) in [(fixture.modelDirectory, DType.bf16), (q4, .q4_0)] {
+            let deferred = try VibeVoiceASRModel(directory: dir, deferDecoder: true)
+            XCTAssertFalse(deferred.decoderIsLoaded, "\(format)")
+            XCTAssertEqual(deferred.decoderWeightFormat, format)
+            try deferred.loadDecoder()
+            XCTAssertEqual(deferred.decoderWeightFormat, format)
+            let eager = try VibeVoiceASRModel(directory: dir)
+            XCTAssertTrue(eager.decoderIsLoaded)
+            let a = try eager.promptLogits(promptIDs: ids, audio: audio, audioTokenID: fixture.audioTokenID)
+            let b = try deferred.promptLogits(promptIDs: ids, audio: audio, audioTokenID: fixture.audioTokenID)
+            XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "\(format)")
+        }
     }
 
     /// What can be checked without reading the data fails at load even when the decoder is deferred (a stored
