@@ -44,13 +44,14 @@ void vv_q4_0_interleave8(const uint8_t *q, const uint16_t *d, size_t rows, size_
 /* Payload byte j (0..15) of row i's block at blk (0x88 = two zero values in a padding row). */
 static inline uint8_t x8_byte(const uint8_t *blk, int i, int j) { return blk[(j / 4) * 32 + i * 4 + (j % 4)]; }
 
-void vv_dequant_rows_q4_0x8(const uint8_t *q, const uint16_t *d, size_t cols, size_t r0, size_t n, float *dst) {
+static void dequant_x8_scalar(const uint8_t *q, const uint16_t *d, size_t cols, size_t r0, size_t n, float *dst,
+                              size_t c0) {
     const size_t nb = vv_q_blocks(cols);
     for (size_t k = 0; k < n; k++) {
         const size_t r = r0 + k, g = r / G;
         const int i = (int)(r % G);
         float *out = dst + k * cols;
-        for (size_t c = 0; c < cols; c++) {
+        for (size_t c = c0; c < cols; c++) {
             const size_t b = c / QK;
             const int j = (int)(c % QK);
             const uint8_t *blk = q + (g * nb + b) * BLOCK_BYTES;
@@ -59,6 +60,44 @@ void vv_dequant_rows_q4_0x8(const uint8_t *q, const uint16_t *d, size_t cols, si
             out[c] = vv_f16_to_f32(d[(g * nb + b) * G + i]) * (float)(nib - 8);
         }
     }
+}
+
+#ifdef VV_X86
+static inline int32_t x8_load4u(const uint8_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
+
+/* The same products as the scalar path (one multiply of the f16 scale by the small integer: exact to the same
+ * rounding), a block of 32 columns at a time; a partial last block goes to the scalar path. */
+VV_AVX2 static void dequant_x8_avx2(const uint8_t *q, const uint16_t *d, size_t cols, size_t r0, size_t n, float *dst) {
+    const size_t nb = vv_q_blocks(cols), full = cols / QK;
+    const __m128i m = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+    for (size_t k = 0; k < n; k++) {
+        const size_t r = r0 + k, g = r / G;
+        const int i = (int)(r % G);
+        const uint8_t *qg = q + g * nb * BLOCK_BYTES + (size_t)i * 4;
+        const uint16_t *dg = d + g * nb * G + i;
+        float *out = dst + k * cols;
+        for (size_t b = 0; b < full; b++) {
+            const uint8_t *blk = qg + b * BLOCK_BYTES;
+            const __m128i v = _mm_setr_epi32(x8_load4u(blk), x8_load4u(blk + 32), x8_load4u(blk + 64), x8_load4u(blk + 96));
+            const __m128i lo = _mm_sub_epi8(_mm_and_si128(v, m), eight);
+            const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(v, 4), m), eight);
+            const __m256 sc = _mm256_set1_ps(vv_f16_to_f32(dg[b * G]));
+            float *o = out + b * QK;
+            _mm256_storeu_ps(o, _mm256_mul_ps(sc, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
+            _mm256_storeu_ps(o + 8, _mm256_mul_ps(sc, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
+            _mm256_storeu_ps(o + 16, _mm256_mul_ps(sc, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
+            _mm256_storeu_ps(o + 24, _mm256_mul_ps(sc, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+        }
+        if (full * QK < cols) dequant_x8_scalar(q, d, cols, r, 1, out, full * QK);
+    }
+}
+#endif
+
+void vv_dequant_rows_q4_0x8(const uint8_t *q, const uint16_t *d, size_t cols, size_t r0, size_t n, float *dst) {
+#ifdef VV_X86
+    if (vv_quant_level() >= VV_QUANT_AVX2) { dequant_x8_avx2(q, d, cols, r0, n, dst); return; }
+#endif
+    dequant_x8_scalar(q, d, cols, r0, n, dst, 0);
 }
 
 /* The reference. */
@@ -136,6 +175,16 @@ VV_AVX2 static inline void x8_store(float *y, size_t ldy_unused, __m256 v, size_
     for (size_t i = 0; i < valid; i++) y[i] = t[i];
 }
 
+/* Software prefetch of the payload this many blocks ahead (2 KB; a hint only, it never faults past the end).
+ * One core's hardware prefetchers keep too few lines in flight for this stream: measured on the 2-core host,
+ * 18944x3584 matrices, 2 threads, alternated, 14-15 GB/s without against 16-18 GB/s with (distances 16-32 alike,
+ * 4 and 8 less). */
+#define X8_PREFETCH_BLOCKS 16
+static inline void x8_prefetch(const uint8_t *p) {
+    _mm_prefetch((const char *)p, _MM_HINT_T0);
+    _mm_prefetch((const char *)p + 64, _MM_HINT_T0);
+}
+
 #define X8_KERNELS(ISA, TARGET)                                                                                    \
 TARGET static void matvec_x8_##ISA(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,        \
                                    const int32_t *off, float *y, size_t nb, size_t rows, size_t g0, size_t g1) {  \
@@ -145,6 +194,7 @@ TARGET static void matvec_x8_##ISA(const uint8_t *q, const uint16_t *d, const in
         const uint16_t *dg = d + g * nb * G;                                                                      \
         for (size_t b = 0; b < nb; b++) {                                                                         \
             __m256i lo[4], hi[4];                                                                                 \
+            x8_prefetch(qg + (b + X8_PREFETCH_BLOCKS) * BLOCK_BYTES);                                             \
             x8_unpack(qg + b * BLOCK_BYTES, lo, hi);                                                              \
             const __m256i s = _mm256_add_epi32(x8_dot_##ISA(lo, hi, qx + b * QK), _mm256_set1_epi32(off[b]));    \
             const __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(dg + b * G))),      \
@@ -164,6 +214,7 @@ TARGET static inline __attribute__((always_inline)) void group_x8_##ISA(const ui
     for (size_t b = 0; b < nb; b++) {                                                                             \
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(dg + b * G)));                        \
         __m256i lo[4], hi[4];                                                                                     \
+        x8_prefetch(qg + (b + X8_PREFETCH_BLOCKS) * BLOCK_BYTES);                                                 \
         x8_unpack(qg + b * BLOCK_BYTES, lo, hi);                                                                  \
         for (int j = 0; j < J; j++) {                                                                             \
             const __m256i s = _mm256_add_epi32(x8_dot_##ISA(lo, hi, qx + (j * nb + b) * QK),                      \

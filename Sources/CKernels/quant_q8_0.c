@@ -31,14 +31,42 @@ int vv_quantize_rows_q8_0(const float *src, size_t rows, size_t cols, int8_t *q,
     return 0;
 }
 
-void vv_dequant_rows_q8_0(const int8_t *q, const uint16_t *d, size_t cols, size_t r0, size_t n, float *dst) {
+static void dequant_q8_0_scalar(const int8_t *q, const uint16_t *d, size_t cols, size_t r0, size_t n, float *dst,
+                                size_t c0) {
     size_t nb = vv_q_blocks(cols);
     for (size_t r = 0; r < n; r++) {
         const int8_t *qr = q + (r0 + r) * nb * QK;
         const uint16_t *dr = d + (r0 + r) * nb;
         float *out = dst + r * cols;
-        for (size_t c = 0; c < cols; c++) out[c] = vv_f16_to_f32(dr[c / QK]) * (float)qr[c];
+        for (size_t c = c0; c < cols; c++) out[c] = vv_f16_to_f32(dr[c / QK]) * (float)qr[c];
     }
+}
+
+#ifdef VV_X86
+/* The same products as the scalar path, a block of 32 columns at a time; a partial last block goes to it. */
+VV_AVX2 static void dequant_q8_0_avx2(const int8_t *q, const uint16_t *d, size_t cols, size_t r0, size_t n, float *dst) {
+    const size_t nb = vv_q_blocks(cols), full = cols / QK;
+    for (size_t r = 0; r < n; r++) {
+        const int8_t *qr = q + (r0 + r) * nb * QK;
+        const uint16_t *dr = d + (r0 + r) * nb;
+        float *out = dst + r * cols;
+        for (size_t b = 0; b < full; b++) {
+            const __m256 sc = _mm256_set1_ps(vv_f16_to_f32(dr[b]));
+            for (int k = 0; k < 4; k++) {
+                const __m128i v = _mm_loadl_epi64((const __m128i *)(qr + b * QK + 8 * k));
+                _mm256_storeu_ps(out + b * QK + 8 * k, _mm256_mul_ps(sc, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v))));
+            }
+        }
+        if (full * QK < cols) dequant_q8_0_scalar(q, d, cols, r0 + r, 1, out, full * QK);
+    }
+}
+#endif
+
+void vv_dequant_rows_q8_0(const int8_t *q, const uint16_t *d, size_t cols, size_t r0, size_t n, float *dst) {
+#ifdef VV_X86
+    if (vv_quant_level() >= VV_QUANT_AVX2) { dequant_q8_0_avx2(q, d, cols, r0, n, dst); return; }
+#endif
+    dequant_q8_0_scalar(q, d, cols, r0, n, dst, 0);
 }
 
 /* The reference: eight lanes per row, lane l = values 4l..4l+3 of each block. */
@@ -62,6 +90,14 @@ void vv_matvec_q8_0_scalar(const int8_t *q, const uint16_t *d, const int8_t *qx,
 
 #ifdef VV_X86
 static inline const __m256i *q8_block(const int8_t *p, size_t b) { return (const __m256i *)(p + b * QK); }
+
+/* Software prefetch of a row's payload this many blocks ahead (a hint only; it never faults past the end). On the
+ * 2-core host, 18944x3584 matrices, 2 threads, alternated: 11-14 GB/s without against 12-15 GB/s with. */
+#define Q8_PREFETCH_BLOCKS 16
+/* The 4 cache lines of 8 blocks from p. */
+static inline void q8_prefetch8(const __m256i *p) {
+    for (int l = 0; l < 4; l++) _mm_prefetch((const char *)p + 64 * l, _MM_HINT_T0);
+}
 
 #define Q_TARGET VV_AVX2
 #define Q_NAME(name) name##_avx2

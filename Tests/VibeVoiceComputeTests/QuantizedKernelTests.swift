@@ -136,6 +136,47 @@ final class QuantizedKernelTests: XCTestCase {
         }
     }
 
+    /// Dequantised rows (prefill and the encoders' tiles) on every path equal scale × value read from the stored
+    /// blocks, for both formats and the interleaved q4_0 layout, including partial last blocks.
+    func testDequantisedRowsEqualTheStoredValuesOnEveryPath() throws {
+        defer { vv_set_force_scalar(0) }
+        for (rows, cols) in Self.shapes {
+            for format in DType.blockFormats {
+                let plain = try quantized(randomMatrix(rows, cols), rows: rows, cols: cols, format)
+                let nb = plain.blocksPerRow
+                var expected = [Float](repeating: 0, count: rows * cols)
+                for r in 0..<rows {
+                    for c in 0..<cols {
+                        let b = c / 32, j = c % 32
+                        let d = Float(Float16(bitPattern: plain.scales!.load(fromByteOffset: (r * nb + b) * 2, as: UInt16.self)))
+                        let value: Int
+                        if format == .q8_0 {
+                            value = Int(plain.data.load(fromByteOffset: (r * nb + b) * 32 + j, as: Int8.self))
+                        } else {
+                            let byte = plain.data.load(fromByteOffset: (r * nb + b) * 16 + j % 16, as: UInt8.self)
+                            value = Int(j < 16 ? byte & 0x0f : byte >> 4) - 8
+                        }
+                        expected[r * cols + c] = d * Float(value)
+                    }
+                }
+                let layouts = format == .q4_0 ? [plain, plain.interleavedForDecode()] : [plain]
+                for level in Self.levels {
+                    vv_quant_set_max_level(level)
+                    for w in layouts {
+                        XCTAssertEqual(w.toFloatArray().map(\.bitPattern), expected.map(\.bitPattern),
+                                       "\(format) \(rows)x\(cols) level \(level) x8 \(w.interleaved8)")
+                        if rows > 2 {
+                            var part = [Float](repeating: 0, count: 2 * cols)
+                            part.withUnsafeMutableBufferPointer { w.widenRows(1, 2, into: $0.baseAddress!) }
+                            XCTAssertEqual(part.map(\.bitPattern), expected[cols..<(3 * cols)].map(\.bitPattern),
+                                           "\(format) \(rows)x\(cols) rows 1-2 level \(level)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func testMatvecApproximatesTheFloatProduct() throws {
         // Against the unquantised weights: the error is that of the two quantisations (weight and activation).
         for format in DType.blockFormats {
