@@ -3,7 +3,11 @@
 
 A development script (CI never runs it). Needs `llama-cpp-python` built from source for this CPU
 (`CMAKE_ARGS="-DGGML_NATIVE=ON" pip install --no-binary llama-cpp-python llama-cpp-python`), `gguf` and `numpy`,
-and a release build of vibevoice-asr (`swift build -c release`).
+and a release build of vibevoice-asr (`swift build -c release`). On a virtual machine whose CPU reports AMX but
+does not let a process use it (a general protection fault at `ldtilecfg` in ggml_backend_amx_mul_mat, seen on a
+2-vCPU Xeon host of this project), build without AMX instead: `-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON
+-DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX_VNNI=ON -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON
+-DGGML_AVX512_VBMI=ON -DGGML_BMI2=ON` (the AMX options stay off).
 
 Steps (each cached in --work; delete a file to redo it):
  1. export   the checkpoint's Qwen2 decoder (HF Hub layout, bf16) as a GGUF in llama.cpp's qwen2 naming, with the
