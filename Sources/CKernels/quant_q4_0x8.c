@@ -63,7 +63,8 @@ static void dequant_x8_scalar(const uint8_t *q, const uint16_t *d, size_t cols, 
 }
 
 #ifdef VV_X86
-static inline int32_t x8_load4u(const uint8_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
+/* 4 bytes from any address, as one int32. */
+static inline int32_t x8_load4(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
 
 /* The same products as the scalar path (one multiply of the f16 scale by the small integer: exact to the same
  * rounding), a block of 32 columns at a time; a partial last block goes to the scalar path. */
@@ -78,7 +79,7 @@ VV_AVX2 static void dequant_x8_avx2(const uint8_t *q, const uint16_t *d, size_t 
         float *out = dst + k * cols;
         for (size_t b = 0; b < full; b++) {
             const uint8_t *blk = qg + b * BLOCK_BYTES;
-            const __m128i v = _mm_setr_epi32(x8_load4u(blk), x8_load4u(blk + 32), x8_load4u(blk + 64), x8_load4u(blk + 96));
+            const __m128i v = _mm_setr_epi32(x8_load4(blk), x8_load4(blk + 32), x8_load4(blk + 64), x8_load4(blk + 96));
             const __m128i lo = _mm_sub_epi8(_mm_and_si128(v, m), eight);
             const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(v, 4), m), eight);
             const __m256 sc = _mm256_set1_ps(vv_f16_to_f32(dg[b * G]));
@@ -135,8 +136,6 @@ VV_AVX2 static inline void x8_unpack(const uint8_t *blk, __m256i lo[4], __m256i 
         hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
     }
 }
-
-static inline int32_t x8_load4(const int8_t *x) { int32_t v; memcpy(&v, x, 4); return v; }
 
 /* The 8 rows' integer dot products of one unpacked block with activation block x (no -8 offset), 8 int32
  * lanes. AVX2: the eight maddubs results are summed as int16 (each pair sum is at most 2·15·127 = 3810, eight
