@@ -40,9 +40,9 @@ struct MultipartUpload: Sendable {
         parser.onBody = { buffer in collector.body(&buffer) }
         parser.onPartComplete = { collector.partComplete() }
         var total = 0
-        // The body is gathered (with the running size check) and its part headers checked before MultipartKit
-        // parses it: MultipartKit's header-name table has 128 entries and traps on a byte above 0x7F there, which
-        // would take the whole server down (found by Fuzz/Sources/FuzzServerRequest).
+        // The body is gathered (with the running size check) and checked before MultipartKit parses it:
+        // MultipartKit traps on a byte above 0x7F in a header name, which would take the whole server down
+        // (found by Fuzz/Sources/FuzzServerRequest; see multipartParserWouldTrap).
         var whole = ByteBuffer()
         do {
             for try await var chunk in body {
@@ -50,7 +50,7 @@ struct MultipartUpload: Sendable {
                 if total > maxBytes { throw Failure.tooLarge(limit: maxBytes) }
                 whole.writeBuffer(&chunk)
             }
-            if !whole.withUnsafeReadableBytes({ headerNamesAreASCII($0, boundary: Array(boundary.utf8)) }) {
+            if whole.withUnsafeReadableBytes({ multipartParserWouldTrap($0, boundary: Array(boundary.utf8)) }) {
                 throw Failure.malformed("a part header name holds a byte that is not ASCII")
             }
             do {
@@ -76,36 +76,86 @@ struct MultipartUpload: Sendable {
     }
 }
 
-/// Whether every part header line (after each `--boundary` line, up to the empty line) has only ASCII
-/// bytes before its colon.
-func headerNamesAreASCII(_ b: UnsafeRawBufferPointer, boundary: [UInt8]) -> Bool {
-    let marker = Array("--".utf8) + boundary
-    var i = 0
-    func matches(_ at: Int) -> Bool {
-        at + marker.count <= b.count && b[at..<(at + marker.count)].elementsEqual(marker)
+/// Whether MultipartKit's parser, given `b` in one piece, would read a byte above 0x7F as part of a header
+/// name: its header-name table has 128 entries and indexing it with such a byte traps, taking the whole server
+/// down. This runs the same state machine as `MultipartParser` (MultipartKit 4, `MultipartParser.swift`), state
+/// for state, but only keeps what decides where header names are read; it stops where the parser would throw
+/// (a syntax error, which the caller reports as malformed) or finish. Two earlier checks that guessed the
+/// header positions from line structure were each beaten by the fuzzer (Fuzz/Sources/FuzzServerRequest).
+func multipartParserWouldTrap(_ b: UnsafeRawBufferPointer, boundary: [UInt8]) -> Bool {
+    let delimiter = Array("\r\n--".utf8) + boundary
+    let n = delimiter.count
+    let cr: UInt8 = 13, lf: UInt8 = 10, colon: UInt8 = 58, hyphen: UInt8 = 45
+    enum State {
+        case preamble(Int), preHeadersCR, preHeadersLF, headerName(empty: Bool), headerValue, postHeaderValue,
+             postHeaders, body, boundary(Int), epilogue
     }
-    var seenFirst = false
+    var state = State.preamble(0)
+    var i = 0
     while i < b.count {
-        // MultipartKit takes the first delimiter anywhere in the preamble; later ones follow a line break.
-        let atDelimiter = matches(i) && (!seenFirst || b[i - 1] == 0x0A)
-        guard atDelimiter else { i += 1; continue }
-        seenFirst = true
-        i += marker.count
-        while i < b.count, b[i] != 0x0A { i += 1 }      // the rest of the delimiter line
-        i += 1
-        // Header lines up to the empty one.
-        while i < b.count {
-            if b[i] == 0x0D || b[i] == 0x0A { break }
-            var inName = true
-            while i < b.count, b[i] != 0x0A {
-                if b[i] == UInt8(ascii: ":") { inName = false }
-                if inName && b[i] > 0x7F { return false }
-                i += 1
-            }
+        let byte = b[i]
+        switch state {
+        case .preamble(let m):
+            // The parser's preamble loop: the leading CRLF may be skipped; a mismatch restarts at 0 or 1.
+            let next: Int
+            if m == 0, byte == delimiter[2] { next = 3 }
+            else if byte == delimiter[m] { next = m + 1 }
+            else if m > 0, byte == delimiter[0] { next = 1 }
+            else { next = 0 }
             i += 1
+            state = next >= n ? .preHeadersCR : .preamble(next)
+        case .preHeadersCR:
+            guard byte == cr else { return false }
+            i += 1
+            state = .preHeadersLF
+        case .preHeadersLF:
+            guard byte == lf else { return false }
+            i += 1
+            state = .headerName(empty: true)
+        case .headerName(let empty):
+            i += 1
+            if byte == colon && !empty { state = .headerValue }
+            else if byte == cr && empty { state = .postHeaders }
+            else if byte > 0x7F { return true }
+            else if headerNameAllowed(byte) { state = .headerName(empty: false) }
+            else { return false }
+        case .headerValue:
+            i += 1
+            if byte == cr { state = .postHeaderValue }
+        case .postHeaderValue:
+            guard byte == lf else { return false }
+            i += 1
+            state = .headerName(empty: true)
+        case .postHeaders:
+            guard byte == lf else { return false }
+            i += 1
+            state = .body
+        case .body:
+            // Body bytes up to (not including) the delimiter's first byte.
+            while i < b.count, b[i] != delimiter[0] { i += 1 }
+            if i < b.count { state = .boundary(0) }
+        case .boundary(let m):
+            i += 1
+            if m >= n {
+                if byte == cr { state = .preHeadersLF }
+                else if byte == hyphen { state = .epilogue }
+                else { return false }
+            } else if byte == delimiter[m] {
+                state = .boundary(m + 1)
+            } else {
+                state = byte == delimiter[0] ? .boundary(1) : .body
+            }
+        case .epilogue:
+            return false
         }
     }
-    return true
+    return false
+}
+
+/// RFC 822 field-name characters, as MultipartKit's table has them (ASCII only; the caller handles the rest).
+private func headerNameAllowed(_ byte: UInt8) -> Bool {
+    guard byte > 32, byte < 127 else { return false }
+    return !Array("()<>@,;:\\\"/[]?={}".utf8).contains(byte)
 }
 
 /// Builds parts from the parser's callbacks.

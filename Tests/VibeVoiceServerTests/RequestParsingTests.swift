@@ -1,5 +1,5 @@
 import XCTest
-import VibeVoiceServer
+@testable import VibeVoiceServer
 
 /// The request parsing alone (what `Fuzz/Sources/FuzzServerRequest` fuzzes): the same form whatever the
 /// chunking, and refusals in OpenAI's error shape.
@@ -70,5 +70,41 @@ final class RequestParsingTests: XCTestCase {
                 XCTAssertFalse((error["message"] as? String ?? "").isEmpty)
             }
         }
+    }
+
+    /// Fuzzing finding (FuzzServerRequest, third form of the MultipartKit header-name trap): a delimiter followed
+    /// by a bare CR and more text, after which the parser read a body byte above 0x7F as a header name. The file is
+    /// the harness's input (the Content-Type line, a newline, the body); it must be refused, not crash the process.
+    func testFuzzedBodyThatReachedTheHeaderNameTrapIsRefused() async throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/fuzz/server-header-trap-3.txt")
+        let bytes = Array(try Data(contentsOf: url))
+        let newline = try XCTUnwrap(bytes.firstIndex(of: 0x0A))
+        let contentType = String(decoding: bytes[..<newline], as: UTF8.self)
+        let body = Array(bytes[(newline + 1)...])
+        XCTAssertTrue(body.withUnsafeBytes { multipartParserWouldTrap($0, boundary: Array("XyZ123".utf8)) })
+        for size in [1, 5, body.count] {
+            let r = await TranscriptionRequestParsing.parse(contentType: contentType, chunks: chunks(body, size), maxBytes: 1 << 20)
+            guard case .failure(let refusal) = r else { XCTFail("accepted"); continue }
+            XCTAssertEqual(refusal.code, "malformed_multipart")
+        }
+    }
+
+    /// The check follows MultipartKit's states, not line structure: a byte above 0x7F is harmless in a part body,
+    /// a header value and the preamble, and caught in a header name wherever the parser reaches one.
+    func testTrapCheckFollowsTheParserStates() {
+        func traps(_ text: [UInt8]) -> Bool { text.withUnsafeBytes { multipartParserWouldTrap($0, boundary: Array("q".utf8)) } }
+        let hi: [UInt8] = [0xE9]
+        let head = Array("--q\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n".utf8)
+        XCTAssertFalse(traps(hi + head + hi + Array("\r\n--q--\r\n".utf8)), "preamble and body")
+        XCTAssertFalse(traps(Array("--q\r\nX: ".utf8) + hi + Array("\r\n\r\nbody\r\n--q--".utf8)), "header value")
+        XCTAssertTrue(traps(Array("--q\r\nX".utf8) + hi), "first header name")
+        XCTAssertTrue(traps(head + Array("x\r\n--q\r\nA: b\r\n".utf8) + hi), "second part's second header")
+        // A delimiter inside a body that is not preceded by CRLF is body text; one that is starts the next part.
+        XCTAssertFalse(traps(head + Array("x--q\r\n".utf8) + hi + Array(":v\r\n\r\n\r\n--q--".utf8)))
+        XCTAssertTrue(traps(head + Array("x\r\n--q\r\n".utf8) + hi + Array(":v\r\n\r\n\r\n--q--".utf8)))
+        // Where the parser throws first (a syntax error), it never reaches the later byte.
+        XCTAssertFalse(traps(Array("--q\r\nbad name\r\n".utf8) + hi))
+        XCTAssertFalse(traps(Array("--q\r\nX: v\r\n\r\nbody\r\n--q--\r\n--q\r\n".utf8) + hi), "epilogue")
     }
 }
