@@ -4,6 +4,7 @@
     python scripts/fuzz.py                      # every harness, 60 s each
     python scripts/fuzz.py --seconds 600 FuzzSafetensors FuzzConfig
     python scripts/fuzz.py --runs 1000000       # stop each harness after a million executions
+    python scripts/fuzz.py --runs 1000000 --workers 2 FuzzAudioLoader   # two processes, 500 000 each
     python scripts/fuzz.py --make-seeds         # rewrite the committed seed corpora in Fuzz/Corpus/
 
 Seeds (small, committed) are in Fuzz/Corpus/<harness>/; the growing corpus and any finding (crash-*,
@@ -66,7 +67,9 @@ def tokenizer_path():
     return target
 
 
-def run(binary, name, seconds, runs):
+def run(binary, name, seconds, runs, workers=1):
+    """Runs one harness: `workers` processes side by side on the same corpus folder (each reads the others' new
+    inputs when it reloads the folder), the executions split between them; prints their sum."""
     work = WORK / name
     artifacts = WORK / "artifacts" / name
     work.mkdir(parents=True, exist_ok=True)
@@ -75,27 +78,32 @@ def run(binary, name, seconds, runs):
                ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:symbolize=1",
                LSAN_OPTIONS=f"suppressions={FUZZ / 'lsan.supp'}",
                SWIFT_BACKTRACE="enable=no")   # the backtracer hangs under ASAN after an abort
-    cmd = [str(binary / name), f"-max_len={HARNESSES[name]}", "-timeout=1", "-report_slow_units=1",
-           "-rss_limit_mb=3072", "-print_final_stats=1", f"-artifact_prefix={artifacts}/",
-           str(work), str(CORPUS / name)] + [str(d) for d in EXTRA_SEEDS.get(name, [])]
+    base = [str(binary / name), f"-max_len={HARNESSES[name]}", "-timeout=1", "-report_slow_units=1",
+            "-rss_limit_mb=3072", "-print_final_stats=1", f"-artifact_prefix={artifacts}/"]
     if seconds:
-        cmd.insert(1, f"-max_total_time={seconds}")
+        base.append(f"-max_total_time={seconds}")
     if runs:
-        cmd.insert(1, f"-runs={runs}")
-    log = WORK / f"{name}.log"
+        base.append(f"-runs={-(-runs // workers)}")
+    base += [str(work), str(CORPUS / name)] + [str(d) for d in EXTRA_SEEDS.get(name, [])]
+    logs = [WORK / (f"{name}.log" if i == 0 else f"{name}.{i}.log") for i in range(workers)]
     start = time.time()
-    with open(log, "w") as f:
-        code = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT).returncode
+    handles = [open(log, "w") for log in logs]
+    procs = [subprocess.Popen(base, env=env, stdout=h, stderr=subprocess.STDOUT) for h in handles]
+    codes = [p.wait() for p in procs]
+    for h in handles:
+        h.close()
     elapsed = time.time() - start
-    text = log.read_text(errors="replace")
-    execs = re.findall(r"stat::number_of_executed_units:\s*(\d+)", text)
-    execs = int(execs[-1]) if execs else 0
-    slow = len(re.findall(r"Slowest unit: (\d+) s", text))
+    execs, slow = 0, 0
+    for log in logs:
+        text = log.read_text(errors="replace")
+        counts = re.findall(r"stat::number_of_executed_units:\s*(\d+)", text)
+        execs += int(counts[-1]) if counts else 0
+        slow += len(re.findall(r"Slowest unit: (\d+) s", text))
     findings = sorted(p.name for p in artifacts.iterdir())
     corpus = len(list(work.iterdir()))
-    status = "ok" if code == 0 and not findings else f"FINDINGS (exit {code})"
+    status = "ok" if not any(codes) and not findings else f"FINDINGS (exit {max(codes, key=abs)})"
     print(f"{name:22s} {execs:>10d} execs {execs / max(elapsed, 1e-9):>9.0f}/s  {elapsed:6.0f} s  corpus {corpus:5d}  "
-          f"slow-unit reports {slow}  {status} {' '.join(findings)}", flush=True)
+          f"workers {workers}  slow-unit reports {slow}  {status} {' '.join(findings)}", flush=True)
     return execs, findings
 
 
@@ -208,8 +216,10 @@ def make_seeds():
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("harnesses", nargs="*", help="harness names (default: all)")
-    ap.add_argument("--seconds", type=int, default=60, help="time per harness (0: no limit, use --runs)")
-    ap.add_argument("--runs", type=int, default=0, help="executions per harness (0: no limit)")
+    ap.add_argument("--seconds", type=int, default=None,
+                    help="time per harness (default 60, or no limit when --runs is given; 0: no limit)")
+    ap.add_argument("--runs", type=int, default=0, help="executions per harness, all workers together (0: no limit)")
+    ap.add_argument("--workers", type=int, default=1, help="processes per harness, side by side (default 1)")
     ap.add_argument("--make-seeds", action="store_true", help="rewrite Fuzz/Corpus and stop")
     ap.add_argument("--make-server-seeds", action="store_true", help="write only Fuzz/Corpus/FuzzServerRequest")
     ap.add_argument("--no-build", action="store_true", help="use the harnesses already built")
@@ -224,6 +234,8 @@ def main():
             (d / name).write_bytes(data)
         server_seeds(put)
         return 0
+    if args.seconds is None:
+        args.seconds = 0 if args.runs else 60
     names = args.harnesses or list(HARNESSES)
     unknown = [n for n in names if n not in HARNESSES]
     if unknown:
@@ -233,7 +245,7 @@ def main():
                                  check=True, capture_output=True, text=True).stdout.strip()) if args.no_build else build()
     total_findings = 0
     for name in names:
-        _, findings = run(binary, name, args.seconds, args.runs)
+        _, findings = run(binary, name, args.seconds, args.runs, max(1, args.workers))
         total_findings += len(findings)
     return 1 if total_findings else 0
 
