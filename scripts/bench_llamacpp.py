@@ -17,7 +17,10 @@ Steps (each cached in --work; delete a file to redo it):
              embedding and the output head in the one format), like `vibevoice-asr quantize --to q8_0|q4_0`.
  3. speed    prompt of --prompt-tokens tokens (default 513 = the 60 s prompt) and --decode greedy steps (default 24),
              --threads threads, --rounds rounds with the contenders alternated: llama.cpp bf16/Q8_0/Q4_0 and ours
-             (`vibevoice-asr bench --no-encode --json` on the stored checkpoint and its quantised copies).
+             (`vibevoice-asr bench --no-encode --json` on the stored checkpoint and its quantised copies). Each
+             contender's weight files are read once just before its timing (the files together exceed the RAM, so
+             the previous contender's pages would otherwise push this one's out), and each timing records its
+             major page faults (`major_page_faults` in --json: near 0 when the weights stayed in memory).
  4. fidelity one text-only sequence of --fidelity-tokens ids teacher-forced through every contender; each one's
              next-token distributions against OUR bf16 logits (mean KL, top-1 agreement, largest logit error). llama.cpp
              bf16 against ours is the sanity row (same weights, so it should be ~0).
@@ -33,6 +36,7 @@ import ctypes
 import json
 import os
 import struct
+import resource
 import subprocess
 import sys
 import time
@@ -185,7 +189,22 @@ def last_logits(llm) -> np.ndarray:
     return np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))
 
 
+def warm(paths: list[Path]) -> None:
+    """Reads a contender's weight files once, just before its timing, so that neither side pays for pages the
+    other's files pushed out of the page cache (the machine holds only some of the ~40 GB of files at once)."""
+    for path in paths:
+        with open(path, "rb", buffering=0) as f:
+            while f.read(16 << 20):
+                pass
+
+
+def major_faults(who: int) -> int:
+    return resource.getrusage(who).ru_majflt
+
+
 def llama_speed(path: Path, prompt: list[int], decode: int, threads: int) -> dict:
+    warm([path])
+    faults = major_faults(resource.RUSAGE_SELF)
     llm = llama_open(path, threads, False, len(prompt) + decode + 16)
     llm.eval(prompt[:8])                     # warm the weights' pages once, outside the timings
     llm.reset()
@@ -199,7 +218,8 @@ def llama_speed(path: Path, prompt: list[int], decode: int, threads: int) -> dic
         tok = int(np.argmax(last_logits(llm)))
     dec = time.perf_counter() - t1
     del llm
-    return {"prefill_tokens_per_s": len(prompt) / prefill, "decode_s_per_token": dec / decode}
+    return {"prefill_tokens_per_s": len(prompt) / prefill, "decode_s_per_token": dec / decode,
+            "major_page_faults": major_faults(resource.RUSAGE_SELF) - faults}
 
 
 def llama_logits(path: Path, ids: list[int], threads: int) -> np.ndarray:
@@ -213,11 +233,14 @@ def llama_logits(path: Path, ids: list[int], threads: int) -> np.ndarray:
 # ---------------------------------------------------------------- ours
 
 def ours_speed(model: Path, seconds: float, decode: int, threads: int) -> dict:
+    warm(sorted(model.glob("*.safetensors")))
+    faults = major_faults(resource.RUSAGE_CHILDREN)
     run = subprocess.run([str(BIN), "bench", "--model", str(model), "--seconds", str(seconds), "--tokens", str(decode),
                           "--threads", str(threads), "--no-encode", "--json"], capture_output=True, text=True, check=True)
     r = json.loads(run.stdout)
     return {"prefill_tokens_per_s": r["prefill_tokens_per_s"], "decode_s_per_token": r["decode_s_per_token"],
-            "prefill_tokens": r["prefill_tokens"], "peak_resident_bytes": r["peak_resident_bytes"]}
+            "prefill_tokens": r["prefill_tokens"], "peak_resident_bytes": r["peak_resident_bytes"],
+            "major_page_faults": major_faults(resource.RUSAGE_CHILDREN) - faults}
 
 
 def ours_fidelity(model: Path, quantized: dict[str, Path], ids_file: Path, dump: Path, threads: int) -> dict:
