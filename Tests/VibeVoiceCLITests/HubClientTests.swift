@@ -58,6 +58,10 @@ final class HubClientTests: XCTestCase {
     override func tearDownWithError() throws {
         server?.stop()
         if let cache { try? FileManager.default.removeItem(at: cache.deletingLastPathComponent()) }
+        // XCTest keeps every test case object until the process exits: without this, each of them would hold its
+        // 420 KB of shards to the end (LeakSanitizer reported them at exit, 8.5 MB over the class).
+        server = nil
+        fixture = nil
     }
 
     func client(token: String? = nil, offline: Bool = false) -> HubClient {
