@@ -26,8 +26,11 @@ enum ASFHeaderCheck {
         let headerSize = min(Int(clamping: le64(header, 16)), got)
         var offset = 30
         while offset + 24 <= headerSize {
+            // An object that does not fit in what is left of the header ends the walk (the next step would leave
+            // the header anyway); its size may be anything up to 2^64-1, so it is compared, never added first
+            // (a fuzzed WMA with a huge object size overflowed `offset + size`).
             let size = Int(clamping: le64(header, offset + 16))
-            guard size >= 24 else { return nil }
+            guard size >= 24, size <= headerSize - offset else { return nil }
             if Array(header[offset..<(offset + 16)]) == filePropertiesGUID, offset + 92 <= got {
                 let declared = le64(header, offset + 40)
                 let broadcast = header[offset + 88] & 0x01 != 0

@@ -138,4 +138,31 @@ final class DamagedAudioTests: XCTestCase {
         // Mono at the limit needs no mixing and no resampling: it loads.
         XCTAssertEqual(try AudioLoader.fromSamples([x, -x], sampleRate: 24_000).samples, [x, -x])
     }
+
+    /// Fuzzing finding (FuzzAudioLoader): an ASF header object whose size field is near 2^64 overflowed the header
+    /// walk (`offset + size`) and trapped the process. The fuzzed WMA and a minimal header of the same shape (a
+    /// header object, then one object of size 2^64-1) are now read without a trap: the walk ends at the object
+    /// that does not fit, and the file goes on to FFmpeg, which refuses or decodes it like any other.
+    func testASFObjectSizeNearTwoToThe64DoesNotTrap() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/fuzz/audio-asf-object-size-overflow.wma")
+        var minimal = ASFHeaderCheck.headerGUID + le64(94) + [0, 0, 0, 0, 1, 2]
+        minimal += [UInt8](repeating: 0x5A, count: 16) + le64(UInt64.max) + [UInt8](repeating: 0, count: 40)
+        for bytes in [try Data(contentsOf: url), Data(minimal)] {
+            let problem = bytes.withUnsafeBytes { raw in
+                ASFHeaderCheck.problem(MemoryReader(base: raw.baseAddress!, count: raw.count))
+            }
+            XCTAssertNil(problem)
+            do {
+                let signal = try AudioLoader.load(data: bytes, name: "fuzzed.wma", maxDuration: 60)
+                XCTAssertFalse(signal.samples.isEmpty)
+                XCTAssertTrue(signal.samples.allSatisfy(\.isFinite))
+            } catch {
+                XCTAssertTrue(error is AudioError, "\(error)")
+            }
+        }
+    }
+
+    private func le64(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
 }
+
