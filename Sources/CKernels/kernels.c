@@ -306,6 +306,24 @@ int vv_cpu_has_avxvnni(void) {
 #endif
 }
 
+int vv_cpu_has_avx512vnni(void) {
+#ifdef VV_X86
+    static _Atomic int cached = -1;       /* atomic for the same reason as vv_cpu_has_avx2's */
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v < 0) {
+        __builtin_cpu_init();
+        /* compiler-rt reports the AVX-512 features only when XCR0 shows the OS saves the 512-bit state. */
+        v = vv_cpu_has_avxvnni() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+            __builtin_cpu_supports("avx512vnni");
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
+    }
+    return v;
+#else
+    return 0;
+#endif
+}
+
 int vv_kernels_simd_enabled(void) { return vv_cpu_has_avx2(); }
 
 void vv_widen_bf16(const uint16_t *src, float *dst, size_t n) {

@@ -16,6 +16,8 @@
 int vv_cpu_has_avx2(void);
 /* 1 when the CPU also has AVX-VNNI (256-bit vpdpbusd; checked once). */
 int vv_cpu_has_avxvnni(void);
+/* 1 when the CPU also has AVX-512 F, BW, VL, DQ and VNNI, with the OS saving their state (checked once). */
+int vv_cpu_has_avx512vnni(void);
 
 static inline float vv_bf16_to_f32(uint16_t h) {
     uint32_t bits = ((uint32_t)h) << 16;

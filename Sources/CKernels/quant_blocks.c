@@ -19,9 +19,10 @@
 
 #define VV_ROUND_NEAREST (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
-static int max_level = VV_QUANT_AVXVNNI;
+static int max_level = VV_QUANT_AVX512VNNI;
 
 static int cpu_level(void) {
+    if (vv_cpu_has_avx512vnni()) return VV_QUANT_AVX512VNNI;
     if (vv_cpu_has_avxvnni()) return VV_QUANT_AVXVNNI;
     return vv_cpu_has_avx2() ? VV_QUANT_AVX2 : VV_QUANT_SCALAR;
 }
@@ -36,7 +37,7 @@ int vv_quant_set_max_level(int level) {
     return vv_quant_level();
 }
 
-void vv_set_force_scalar(int on) { vv_quant_set_max_level(on ? VV_QUANT_SCALAR : VV_QUANT_AVXVNNI); }
+void vv_set_force_scalar(int on) { vv_quant_set_max_level(on ? VV_QUANT_SCALAR : VV_QUANT_AVX512VNNI); }
 
 size_t vv_q_blocks(size_t cols) { return (cols + QK - 1) / QK; }
 
@@ -102,6 +103,7 @@ void vv_matvec_q8_0(const int8_t *q, const uint16_t *d, const int8_t *qx, const 
                     float *y, size_t nb, size_t r0, size_t r1) {
 #ifdef VV_X86
     switch (vv_quant_level()) {
+    case VV_QUANT_AVX512VNNI: vv_matvec_q8_0_avx512vnni(q, d, qx, dx, y, nb, r0, r1); return;
     case VV_QUANT_AVXVNNI: vv_matvec_q8_0_avxvnni(q, d, qx, dx, y, nb, r0, r1); return;
     case VV_QUANT_AVX2: vv_matvec_q8_0_avx2(q, d, qx, dx, y, nb, r0, r1); return;
     default: break;
@@ -114,6 +116,7 @@ void vv_matvec_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const
                     float *y, size_t nb, size_t r0, size_t r1) {
 #ifdef VV_X86
     switch (vv_quant_level()) {
+    case VV_QUANT_AVX512VNNI:
     case VV_QUANT_AVXVNNI: vv_matvec_q4_0_avxvnni(q, d, qx, dx, y, nb, r0, r1); return;
     case VV_QUANT_AVX2: vv_matvec_q4_0_avx2(q, d, qx, dx, y, nb, r0, r1); return;
     default: break;
@@ -126,6 +129,7 @@ void vv_matmul_q8_0(const int8_t *q, const uint16_t *d, const int8_t *qx, const 
                     float *y, size_t ldy, size_t nb, size_t r0, size_t r1) {
 #ifdef VV_X86
     switch (vv_quant_level()) {
+    case VV_QUANT_AVX512VNNI:
     case VV_QUANT_AVXVNNI: vv_matmul_q8_0_avxvnni(q, d, qx, dx, m, y, ldy, nb, r0, r1); return;
     case VV_QUANT_AVX2: vv_matmul_q8_0_avx2(q, d, qx, dx, m, y, ldy, nb, r0, r1); return;
     default: break;
@@ -138,6 +142,7 @@ void vv_matmul_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const
                     float *y, size_t ldy, size_t nb, size_t r0, size_t r1) {
 #ifdef VV_X86
     switch (vv_quant_level()) {
+    case VV_QUANT_AVX512VNNI:
     case VV_QUANT_AVXVNNI: vv_matmul_q4_0_avxvnni(q, d, qx, dx, m, y, ldy, nb, r0, r1); return;
     case VV_QUANT_AVX2: vv_matmul_q4_0_avx2(q, d, qx, dx, m, y, ldy, nb, r0, r1); return;
     default: break;

@@ -14,7 +14,7 @@
 
 #define QK 32
 
-/* The kernel path in use: VV_QUANT_SCALAR, VV_QUANT_AVX2 or VV_QUANT_AVXVNNI (what the CPU has, capped by
+/* The kernel path in use: VV_QUANT_SCALAR, VV_QUANT_AVX2, VV_QUANT_AVXVNNI or VV_QUANT_AVX512VNNI (what the CPU has, capped by
  * vv_quant_set_max_level). */
 int vv_quant_level(void);
 
@@ -42,6 +42,9 @@ void vv_matmul_q4_0_##ISA(const uint8_t *q, const uint16_t *d, const int8_t *qx,
                           float *y, size_t ldy, size_t nb, size_t r0, size_t r1);
 VV_Q_KERNELS(avx2)
 VV_Q_KERNELS(avxvnni)
+/* AVX-512 VNNI: the one-row Q8_0 mat-vec only (quant_q8_0_avx512.c); the others use the AVX-VNNI builds. */
+void vv_matvec_q8_0_avx512vnni(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,
+                               float *y, size_t nb, size_t r0, size_t r1);
 
 /* The per-block scales f16(d[b]) * dx[b] of 8 blocks at once (the same single rounding as the scalar product). */
 VV_AVX2 static inline __m256 vv_q_scales8(const uint16_t *d, const float *dx) {

@@ -146,7 +146,7 @@ extension Benchmark {
         public var matrixParameters: Int
         public var peakResidentBytes: Int?
         public var kernelsUseSIMD: Bool
-        /// The block-format kernels' instruction-set path (scalar, avx2, avxvnni).
+        /// The block-format kernels' instruction-set path (scalar, avx2, avxvnni, avx512vnni).
         public var quantKernels = QuantKernelPath.current.rawValue
         /// What `prefillDetail` and the long-audio figures add (attention time, exact FLOP count, the cache).
         public var prefillDetail = PrefillDetail()

@@ -71,7 +71,7 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var runtime: DecoderRuntimeOptions
 
-    @Option(help: ArgumentHelp("Use at most this instruction-set path for the q8_0/q4_0 kernels: scalar, avx2 or avxvnni (default: the best this CPU has). All give the same bits; for comparisons.", valueName: "path"))
+    @Option(help: ArgumentHelp("Use at most this instruction-set path for the q8_0/q4_0 kernels: scalar, avx2, avxvnni or avx512vnni (default: the best this CPU has). All give the same bits; for comparisons.", valueName: "path"))
     var quantKernels: String?
 
     @Option(help: ArgumentHelp("Row chunks per thread that the decode mat-vecs hand out to whichever thread is free (default 4; 1: one fixed range per thread). For comparisons.", valueName: "n"))

@@ -9,17 +9,21 @@ public enum QuantKernelPath: String, CaseIterable, Sendable {
     case avx2
     /// AVX2 with AVX-VNNI (one vpdpbusd per 32-value block and row).
     case avxvnni
+    /// AVX-512 VNNI (the one-row Q8_0 mat-vec: two blocks per 512-bit vpdpbusd; the other kernels as AVX-VNNI).
+    case avx512vnni
 
     private var level: Int32 {
         switch self {
         case .scalar: return Int32(VV_QUANT_SCALAR)
         case .avx2: return Int32(VV_QUANT_AVX2)
         case .avxvnni: return Int32(VV_QUANT_AVXVNNI)
+        case .avx512vnni: return Int32(VV_QUANT_AVX512VNNI)
         }
     }
 
     private init(level: Int32) {
         switch level {
+        case Int32(VV_QUANT_AVX512VNNI): self = .avx512vnni
         case Int32(VV_QUANT_AVXVNNI): self = .avxvnni
         case Int32(VV_QUANT_AVX2): self = .avx2
         default: self = .scalar

@@ -33,8 +33,8 @@ final class MultiRowKernelTests: XCTestCase {
 
     func testEveryRowOfABlockEqualsItsOneRowMatvecBitForBit() throws {
         let formats: [DType] = [.f32, .bf16, .f16, .q8_0, .q4_0]
-        // Every path of the block-format kernels this CPU has (scalar, AVX2, AVX-VNNI); the float formats once.
-        let best = vv_quant_set_max_level(Int32(VV_QUANT_AVXVNNI))
+        // Every path of the block-format kernels this CPU has (scalar, AVX2, AVX-VNNI, AVX-512 VNNI); the float formats once.
+        let best = vv_quant_set_max_level(Int32(VV_QUANT_AVX512VNNI))
         for level in Int32(VV_QUANT_SCALAR)...best {
             vv_quant_set_max_level(level)
             for dtype in formats where dtype.isBlockFormat || level == best {

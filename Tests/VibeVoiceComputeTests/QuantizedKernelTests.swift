@@ -8,13 +8,14 @@ import CKernels
 final class QuantizedKernelTests: XCTestCase {
     /// (rows, cols): partial last blocks (53, 129, 5, 40, 300), one row, row counts of 1, 3, 5, 13, 37 (not multiples
     /// of 4), block counts below, at and past the kernels' groups of 8 scales (2, 5, 8, 10, 14, 32), and more blocks
-    /// (769) than the Q4_0 kernel keeps its activation offsets for on the stack.
+    /// (769) than the Q4_0 kernel keeps its activation offsets for on the stack, and more (1032) than the AVX-512
+    /// Q8_0 kernel keeps its activation sums for.
     static let shapes = [(37, 53), (64, 129), (5, 40), (1, 5), (3, 96), (300, 3584 / 8), (8, 32), (13, 300), (6, 256),
-                         (9, 1024), (5, 24_600)]
+                         (9, 1024), (5, 24_600), (3, 33_001)]
 
-    /// Every kernel path this CPU has (scalar, AVX2, AVX-VNNI), as levels for `vv_quant_set_max_level`.
+    /// Every kernel path this CPU has (scalar, AVX2, AVX-VNNI, AVX-512 VNNI), as levels for `vv_quant_set_max_level`.
     static let levels: [Int32] = {
-        let best = vv_quant_set_max_level(Int32(VV_QUANT_AVXVNNI))
+        let best = vv_quant_set_max_level(Int32(VV_QUANT_AVX512VNNI))
         return Array(Int32(VV_QUANT_SCALAR)...best)
     }()
 

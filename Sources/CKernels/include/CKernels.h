@@ -75,7 +75,7 @@ void vv_matmul_q4_0x8(const uint8_t *q, const uint16_t *d, const int8_t *qx, con
                       float *y, size_t ldy, size_t nb, size_t rows, size_t g0, size_t g1);
 
 /* Paths of the block-format kernels (activation quantisation, mat-vec, multi-row), all bit-identical: */
-enum { VV_QUANT_SCALAR = 0, VV_QUANT_AVX2 = 1, VV_QUANT_AVXVNNI = 2 };
+enum { VV_QUANT_SCALAR = 0, VV_QUANT_AVX2 = 1, VV_QUANT_AVXVNNI = 2, VV_QUANT_AVX512VNNI = 3 };
 /* Caps the path at `level` (for tests and comparisons; the default is the best the CPU has) and returns the
  * path now in use. */
 int vv_quant_set_max_level(int level);
