@@ -46,6 +46,25 @@ VV_Q_KERNELS(avxvnni)
 void vv_matvec_q8_0_avx512vnni(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,
                                float *y, size_t nb, size_t r0, size_t r1);
 
+/* Software prefetch of Q8_0 payload this many blocks ahead (a hint only; it never faults past the end). On the
+ * 2-core host, 18944x3584 matrices, 2 threads, alternated: 11-14 GB/s without against 12-15 GB/s with. */
+#define VV_Q8_PREFETCH_BLOCKS 16
+
+/* The 4 cache lines of 8 Q8_0 blocks from p. */
+static inline void vv_q8_prefetch8(const int8_t *p) {
+    for (int l = 0; l < 4; l++) _mm_prefetch((const char *)p + 64 * l, _MM_HINT_T0);
+}
+
+/* For R rows (stride nb blocks) read at block b: the 8 blocks VV_Q8_PREFETCH_BLOCKS ahead in each row or, near a
+ * row's end, the same distance into the next group's R rows, which would otherwise start cold (row i's
+ * continuation is row i+1, already streaming): 19.8-21.2 against 18.3-19.1 GB/s medians, 18944x3584, 2 threads,
+ * 60 alternated runs each. */
+static inline void vv_q8_prefetch_rows(const int8_t *q, size_t nb, size_t b, int R) {
+    size_t pb = b + VV_Q8_PREFETCH_BLOCKS, next = 0;
+    if (pb >= nb) { pb -= nb; next = (size_t)R; }
+    for (int i = 0; i < R; i++) vv_q8_prefetch8(q + (((size_t)i + next) * nb + pb) * QK);
+}
+
 /* The per-block scales f16(d[b]) * dx[b] of 8 blocks at once (the same single rounding as the scalar product). */
 VV_AVX2 static inline __m256 vv_q_scales8(const uint16_t *d, const float *dx) {
     return _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d)), _mm256_loadu_ps(dx));

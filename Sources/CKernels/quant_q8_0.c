@@ -91,14 +91,6 @@ void vv_matvec_q8_0_scalar(const int8_t *q, const uint16_t *d, const int8_t *qx,
 #ifdef VV_X86
 static inline const __m256i *q8_block(const int8_t *p, size_t b) { return (const __m256i *)(p + b * QK); }
 
-/* Software prefetch of a row's payload this many blocks ahead (a hint only; it never faults past the end). On the
- * 2-core host, 18944x3584 matrices, 2 threads, alternated: 11-14 GB/s without against 12-15 GB/s with. */
-#define Q8_PREFETCH_BLOCKS 16
-/* The 4 cache lines of 8 blocks from p. */
-static inline void q8_prefetch8(const __m256i *p) {
-    for (int l = 0; l < 4; l++) _mm_prefetch((const char *)p + 64 * l, _MM_HINT_T0);
-}
-
 #define Q_TARGET VV_AVX2
 #define Q_NAME(name) name##_avx2
 #define Q_DPBUSD(acc, u, s) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)))

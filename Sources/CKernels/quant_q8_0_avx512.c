@@ -7,7 +7,7 @@
  *
  * On the 2-core Intel host, 18944x3584 Q8_0, 2 threads, 40 alternated runs: 18.2 GB/s median against 16.4 for
  * the AVX-VNNI kernel, with a plain read of the same bytes at 18.7; from cache (256x3584, one thread) 30 against
- * 19-23 GB/s. (Before the next-group prefetch below.) */
+ * 19-23 GB/s. (Before the next-group prefetch of vv_q8_prefetch_rows.) */
 #include "quant_internal.h"
 
 #pragma STDC FP_CONTRACT OFF
@@ -15,13 +15,8 @@
 #ifdef VV_X86
 #define VV_AVX512VNNI __attribute__((target("avx2,fma,f16c,avxvnni,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
-#define PREFETCH_BLOCKS 16
 /* Activation blocks whose -128·Σx lanes fit the stack buffer (32 KB); longer rows use the heap. */
 #define BIAS_STACK_BLOCKS 1024
-
-static inline void prefetch8(const int8_t *p) {
-    for (int l = 0; l < 4; l++) _mm_prefetch((const char *)p + 64 * l, _MM_HINT_T0);
-}
 
 /* bias[8b + l] = -128 · (sum of values 4l..4l+3 of block b). */
 VV_AVX512VNNI static void act_bias(const int8_t *qx, size_t nb, int32_t *bias) {
@@ -48,12 +43,7 @@ VV_AVX512VNNI static inline __attribute__((always_inline)) void rows_q8_0(const 
     for (; b + 8 <= nb; b += 8) {
         float sc[4][8] __attribute__((aligned(32)));
         for (int i = 0; i < R; i++) _mm256_store_ps(sc[i], vv_q_scales8(d + i * nb + b, dx + b));
-        /* Near a row's end, the same distance into the next group's rows, which would otherwise start cold
-         * (row i's continuation is row i+1, already streaming): 19.8-21.2 against 18.3-19.1 GB/s medians,
-         * 18944x3584, 2 threads, 60 alternated runs each. */
-        size_t pb = b + PREFETCH_BLOCKS, next = 0;
-        if (pb >= nb) { pb -= nb; next = (size_t)R; }
-        for (int i = 0; i < R; i++) prefetch8(q + (((size_t)i + next) * nb + pb) * QK);
+        vv_q8_prefetch_rows(q, nb, b, R);
         for (int k = 0; k < 8; k += 2) {
             const __m512i xv = _mm512_loadu_si512((const void *)(qx + (b + k) * QK));
             const __m512i bv = _mm512_loadu_si512((const void *)(bias + (b + k) * 8));
