@@ -313,7 +313,7 @@ int vv_cpu_has_avx512vnni(void) {
     if (v < 0) {
         __builtin_cpu_init();
         /* compiler-rt reports the AVX-512 features only when XCR0 shows the OS saves the 512-bit state. */
-        v = vv_cpu_has_avxvnni() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        v = vv_cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
             __builtin_cpu_supports("avx512vnni");
         atomic_store_explicit(&cached, v, memory_order_relaxed);

@@ -10,6 +10,10 @@
 #include <immintrin.h>
 #define VV_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define VV_AVXVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+/* AVX-512 VNNI without AVX-VNNI (AMD Zen 4, Intel Ice Lake and Cascade Lake have the first only): the 256-bit
+ * _mm256_dpbusd_epi32 is then EVEX-encoded (AVX512VL). "avxvnni" must stay out of this target, or the compiler may
+ * pick the shorter VEX encoding that those CPUs fault on. */
+#define VV_AVX512VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #endif
 
 /* 1 when the CPU has AVX2, FMA and F16C (checked once). */

@@ -29,7 +29,9 @@ static int cpu_level(void) {
 
 int vv_quant_level(void) {
     const int cpu = cpu_level();
-    return max_level < cpu ? max_level : cpu;
+    const int level = max_level < cpu ? max_level : cpu;
+    /* The levels are ordered, the instruction sets not quite: Zen 4 has AVX-512 VNNI and not AVX-VNNI. */
+    return level == VV_QUANT_AVXVNNI && !vv_cpu_has_avxvnni() ? VV_QUANT_AVX2 : level;
 }
 
 int vv_quant_set_max_level(int level) {
@@ -116,7 +118,7 @@ void vv_matvec_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const
                     float *y, size_t nb, size_t r0, size_t r1) {
 #ifdef VV_X86
     switch (vv_quant_level()) {
-    case VV_QUANT_AVX512VNNI:
+    case VV_QUANT_AVX512VNNI: vv_matvec_q4_0_avx512vl(q, d, qx, dx, y, nb, r0, r1); return;
     case VV_QUANT_AVXVNNI: vv_matvec_q4_0_avxvnni(q, d, qx, dx, y, nb, r0, r1); return;
     case VV_QUANT_AVX2: vv_matvec_q4_0_avx2(q, d, qx, dx, y, nb, r0, r1); return;
     default: break;
@@ -129,7 +131,7 @@ void vv_matmul_q8_0(const int8_t *q, const uint16_t *d, const int8_t *qx, const 
                     float *y, size_t ldy, size_t nb, size_t r0, size_t r1) {
 #ifdef VV_X86
     switch (vv_quant_level()) {
-    case VV_QUANT_AVX512VNNI:
+    case VV_QUANT_AVX512VNNI: vv_matmul_q8_0_avx512vl(q, d, qx, dx, m, y, ldy, nb, r0, r1); return;
     case VV_QUANT_AVXVNNI: vv_matmul_q8_0_avxvnni(q, d, qx, dx, m, y, ldy, nb, r0, r1); return;
     case VV_QUANT_AVX2: vv_matmul_q8_0_avx2(q, d, qx, dx, m, y, ldy, nb, r0, r1); return;
     default: break;
@@ -142,7 +144,7 @@ void vv_matmul_q4_0(const uint8_t *q, const uint16_t *d, const int8_t *qx, const
                     float *y, size_t ldy, size_t nb, size_t r0, size_t r1) {
 #ifdef VV_X86
     switch (vv_quant_level()) {
-    case VV_QUANT_AVX512VNNI:
+    case VV_QUANT_AVX512VNNI: vv_matmul_q4_0_avx512vl(q, d, qx, dx, m, y, ldy, nb, r0, r1); return;
     case VV_QUANT_AVXVNNI: vv_matmul_q4_0_avxvnni(q, d, qx, dx, m, y, ldy, nb, r0, r1); return;
     case VV_QUANT_AVX2: vv_matmul_q4_0_avx2(q, d, qx, dx, m, y, ldy, nb, r0, r1); return;
     default: break;

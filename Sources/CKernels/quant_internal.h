@@ -15,7 +15,7 @@
 #define QK 32
 
 /* The kernel path in use: VV_QUANT_SCALAR, VV_QUANT_AVX2, VV_QUANT_AVXVNNI or VV_QUANT_AVX512VNNI (what the CPU has, capped by
- * vv_quant_set_max_level). */
+ * vv_quant_set_max_level; a cap at VV_QUANT_AVXVNNI on a CPU with AVX-512 VNNI and not AVX-VNNI gives VV_QUANT_AVX2). */
 int vv_quant_level(void);
 
 /* One padded block of 32 values from row x (cols long), block b. */
@@ -30,7 +30,9 @@ void vv_matvec_q8_0_scalar(const int8_t *q, const uint16_t *d, const int8_t *qx,
 void vv_matvec_q4_0_scalar(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,
                            float *y, size_t nb, size_t r0, size_t r1);
 #ifdef VV_X86
-/* Each SIMD kernel in two builds: _avx2 (AVX2, FMA, F16C) and _avxvnni (the same with AVX-VNNI's vpdpbusd). */
+/* Each SIMD kernel in three builds: _avx2 (AVX2, FMA, F16C), _avxvnni (the same with AVX-VNNI's vpdpbusd) and
+ * _avx512vl (the same 256-bit code with AVX-512 VNNI's EVEX vpdpbusd, for CPUs that have AVX-512 VNNI and not
+ * AVX-VNNI, such as AMD Zen 4). */
 #define VV_Q_KERNELS(ISA)                                                                                      \
 void vv_matvec_q8_0_##ISA(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,               \
                           float *y, size_t nb, size_t r0, size_t r1);                                          \
@@ -42,7 +44,8 @@ void vv_matmul_q4_0_##ISA(const uint8_t *q, const uint16_t *d, const int8_t *qx,
                           float *y, size_t ldy, size_t nb, size_t r0, size_t r1);
 VV_Q_KERNELS(avx2)
 VV_Q_KERNELS(avxvnni)
-/* AVX-512 VNNI: the one-row Q8_0 mat-vec only (quant_q8_0_avx512.c); the others use the AVX-VNNI builds. */
+VV_Q_KERNELS(avx512vl)
+/* AVX-512 VNNI with 512-bit registers: the one-row Q8_0 mat-vec (quant_q8_0_avx512.c). */
 void vv_matvec_q8_0_avx512vnni(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,
                                float *y, size_t nb, size_t r0, size_t r1);
 
@@ -53,16 +56,6 @@ void vv_matvec_q8_0_avx512vnni(const int8_t *q, const uint16_t *d, const int8_t 
 /* The 4 cache lines of 8 Q8_0 blocks from p. */
 static inline void vv_q8_prefetch8(const int8_t *p) {
     for (int l = 0; l < 4; l++) _mm_prefetch((const char *)p + 64 * l, _MM_HINT_T0);
-}
-
-/* For R rows (stride nb blocks) read at block b: the 8 blocks VV_Q8_PREFETCH_BLOCKS ahead in each row or, near a
- * row's end, the same distance into the next group's R rows, which would otherwise start cold (row i's
- * continuation is row i+1, already streaming): 19.8-21.2 against 18.3-19.1 GB/s medians, 18944x3584, 2 threads,
- * 60 alternated runs each. */
-static inline void vv_q8_prefetch_rows(const int8_t *q, size_t nb, size_t b, int R) {
-    size_t pb = b + VV_Q8_PREFETCH_BLOCKS, next = 0;
-    if (pb >= nb) { pb -= nb; next = (size_t)R; }
-    for (int i = 0; i < R; i++) vv_q8_prefetch8(q + (((size_t)i + next) * nb + pb) * QK);
 }
 
 /* The per-block scales f16(d[b]) * dx[b] of 8 blocks at once (the same single rounding as the scalar product). */

@@ -115,4 +115,12 @@ VV_AVX2 static void q4_act_offsets(const int8_t *qx, size_t n, __m256i *out) {
 #undef Q_TARGET
 #undef Q_NAME
 #undef Q_DPBUSD
+
+#define Q_TARGET VV_AVX512VNNI
+#define Q_NAME(name) name##_avx512vl
+#define Q_DPBUSD(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
+#include "quant_q4_0_simd.inc"
+#undef Q_TARGET
+#undef Q_NAME
+#undef Q_DPBUSD
 #endif

@@ -158,6 +158,16 @@ VV_AVXVNNI static inline __m256i x8_dot_avxvnni(const __m256i lo[4], const __m25
     return s;
 }
 
+/* The same with AVX-512 VNNI's EVEX-encoded 256-bit vpdpbusd. */
+VV_AVX512VNNI static inline __m256i x8_dot_avx512vl(const __m256i lo[4], const __m256i hi[4], const int8_t *x) {
+    __m256i s = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+        s = _mm256_dpbusd_epi32(s, lo[c], _mm256_set1_epi32(x8_load4(x + 4 * c)));
+        s = _mm256_dpbusd_epi32(s, hi[c], _mm256_set1_epi32(x8_load4(x + 16 + 4 * c)));
+    }
+    return s;
+}
+
 /* -8·Σx of each activation block (exact). */
 static inline int32_t x8_offset(const int8_t *x) {
     int32_t s = 0;
@@ -248,6 +258,7 @@ TARGET static void matmul_x8_##ISA(const uint8_t *q, const uint16_t *d, const in
 
 X8_KERNELS(avx2, VV_AVX2)
 X8_KERNELS(avxvnni, VV_AVXVNNI)
+X8_KERNELS(avx512vl, VV_AVX512VNNI)
 #endif
 
 /* Offsets for up to this many activation blocks live on the stack; more take a heap buffer. */
@@ -262,7 +273,8 @@ void vv_matvec_q4_0x8(const uint8_t *q, const uint16_t *d, const int8_t *qx, con
         int32_t *off = nb <= X8_STACK_BLOCKS ? stack : malloc(nb * sizeof(int32_t));
         if (off) {
             for (size_t b = 0; b < nb; b++) off[b] = x8_offset(qx + b * QK);
-            if (level >= VV_QUANT_AVXVNNI) matvec_x8_avxvnni(q, d, qx, dx, off, y, nb, rows, g0, g1);
+            if (level >= VV_QUANT_AVX512VNNI) matvec_x8_avx512vl(q, d, qx, dx, off, y, nb, rows, g0, g1);
+            else if (level == VV_QUANT_AVXVNNI) matvec_x8_avxvnni(q, d, qx, dx, off, y, nb, rows, g0, g1);
             else matvec_x8_avx2(q, d, qx, dx, off, y, nb, rows, g0, g1);
             if (off != stack) free(off);
             return;
@@ -280,7 +292,8 @@ void vv_matmul_q4_0x8(const uint8_t *q, const uint16_t *d, const int8_t *qx, con
         int32_t *off = malloc(m * nb * sizeof(int32_t) + 1);
         if (off) {
             for (size_t b = 0; b < m * nb; b++) off[b] = x8_offset(qx + b * QK);
-            if (level >= VV_QUANT_AVXVNNI) matmul_x8_avxvnni(q, d, qx, dx, off, m, y, ldy, nb, rows, g0, g1);
+            if (level >= VV_QUANT_AVX512VNNI) matmul_x8_avx512vl(q, d, qx, dx, off, m, y, ldy, nb, rows, g0, g1);
+            else if (level == VV_QUANT_AVXVNNI) matmul_x8_avxvnni(q, d, qx, dx, off, m, y, ldy, nb, rows, g0, g1);
             else matmul_x8_avx2(q, d, qx, dx, off, m, y, ldy, nb, rows, g0, g1);
             free(off);
             return;

@@ -106,4 +106,12 @@ static inline const __m256i *q8_block(const int8_t *p, size_t b) { return (const
 #undef Q_TARGET
 #undef Q_NAME
 #undef Q_DPBUSD
+
+#define Q_TARGET VV_AVX512VNNI
+#define Q_NAME(name) name##_avx512vl
+#define Q_DPBUSD(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
+#include "quant_q8_0_simd.inc"
+#undef Q_TARGET
+#undef Q_NAME
+#undef Q_DPBUSD
 #endif

@@ -9,7 +9,9 @@ public enum QuantKernelPath: String, CaseIterable, Sendable {
     case avx2
     /// AVX2 with AVX-VNNI (one vpdpbusd per 32-value block and row).
     case avxvnni
-    /// AVX-512 VNNI (the one-row Q8_0 mat-vec: two blocks per 512-bit vpdpbusd; the other kernels as AVX-VNNI).
+    /// AVX-512 VNNI (the one-row Q8_0 mat-vec: two blocks per 512-bit vpdpbusd; the other kernels as AVX-VNNI's,
+    /// with the EVEX-encoded 256-bit vpdpbusd). Does not need AVX-VNNI: AMD Zen 4 has this and not that, and
+    /// `avxvnni` there gives `avx2`.
     case avx512vnni
 
     private var level: Int32 {
