@@ -35,30 +35,36 @@ VV_AVX512VNNI static inline __m256 dot1(const int8_t *w, const int8_t *x, const 
                                                   _mm256_loadu_si256((const __m256i *)x)));
 }
 
-/* One weight row (one sequential stream, as in the 256-bit kernels; see quant_q8_0_simd.inc). */
-VV_AVX512VNNI static void row_q8_0(const int8_t *q, const uint16_t *d, const int8_t *qx, const int32_t *bias,
-                                   const float *dx, float *y, size_t nb) {
+/* R weight rows (stride nb blocks) against one activation row: one row at a time, or four in lockstep for long
+ * rows (VV_Q8_LOCKSTEP_BLOCKS in quant_internal.h). */
+VV_AVX512VNNI static inline __attribute__((always_inline)) void rows_q8_0(const int8_t *q, const uint16_t *d,
+        const int8_t *qx, const int32_t *bias, const float *dx, float *y, size_t nb, const int R) {
     const __m512i m80 = _mm512_set1_epi8((char)0x80);
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[4];
+    for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_ps();
     size_t b = 0;
     for (; b + 8 <= nb; b += 8) {
-        float sc[8] __attribute__((aligned(32)));
-        _mm256_store_ps(sc, vv_q_scales8(d + b, dx + b));
-        vv_q8_prefetch8(q + (b + VV_Q8_PREFETCH_BLOCKS) * QK);
+        float sc[4][8] __attribute__((aligned(32)));
+        for (int i = 0; i < R; i++) _mm256_store_ps(sc[i], vv_q_scales8(d + i * nb + b, dx + b));
+        vv_q8_prefetch_rows(q, nb, b, R);
         for (int k = 0; k < 8; k += 2) {
             const __m512i xv = _mm512_loadu_si512((const void *)(qx + (b + k) * QK));
             const __m512i bv = _mm512_loadu_si512((const void *)(bias + (b + k) * 8));
-            const __m512i u = _mm512_xor_si512(_mm512_loadu_si512((const void *)(q + (b + k) * QK)), m80);
-            const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bv, u, xv));
-            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[k]), _mm512_castps512_ps256(dot), acc);
-            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[k + 1]), _mm512_extractf32x8_ps(dot, 1), acc);
+            for (int i = 0; i < R; i++) {
+                const __m512i u = _mm512_xor_si512(_mm512_loadu_si512((const void *)(q + (i * nb + b + k) * QK)), m80);
+                const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bv, u, xv));
+                acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][k]), _mm512_castps512_ps256(dot), acc[i]);
+                acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[i][k + 1]), _mm512_extractf32x8_ps(dot, 1), acc[i]);
+            }
         }
     }
     for (; b < nb; b++) {
-        const __m256 dot = dot1(q + b * QK, qx + b * QK, bias + 8 * b);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(d[b]) * dx[b]), dot, acc);
+        for (int i = 0; i < R; i++) {
+            const __m256 dot = dot1(q + (i * nb + b) * QK, qx + b * QK, bias + 8 * b);
+            acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(d[i * nb + b]) * dx[b]), dot, acc[i]);
+        }
     }
-    *y = vv_hsum256(acc);
+    for (int i = 0; i < R; i++) y[i] = vv_hsum256(acc[i]);
 }
 
 VV_AVX512VNNI void vv_matvec_q8_0_avx512vnni(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,
@@ -67,7 +73,10 @@ VV_AVX512VNNI void vv_matvec_q8_0_avx512vnni(const int8_t *q, const uint16_t *d,
     int32_t *bias = nb <= BIAS_STACK_BLOCKS ? stack : malloc(nb * 8 * sizeof(int32_t));
     if (!bias) { vv_matvec_q8_0_avx512vl(q, d, qx, dx, y, nb, r0, r1); return; }
     act_bias(qx, nb, bias);
-    for (size_t r = r0; r < r1; r++) row_q8_0(q + r * nb * QK, d + r * nb, qx, bias, dx, y + r, nb);
+    size_t r = r0;
+    if (nb >= VV_Q8_LOCKSTEP_BLOCKS)
+        for (; r + 4 <= r1; r += 4) rows_q8_0(q + r * nb * QK, d + r * nb, qx, bias, dx, y + r, nb, 4);
+    for (; r < r1; r++) rows_q8_0(q + r * nb * QK, d + r * nb, qx, bias, dx, y + r, nb, 1);
     if (bias != stack) free(bias);
 }
 #endif
