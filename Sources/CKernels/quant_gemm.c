@@ -13,6 +13,7 @@
  * weight rows stream past. The scalar path repeats the lanes and the reduction order (bit-identical). */
 #include "CKernels.h"
 #include "fused_internal.h"
+#include <string.h>
 
 #pragma STDC FP_CONTRACT OFF
 
@@ -150,24 +151,43 @@ VV_AVX2 static void tile_dispatch(size_t rows, size_t cols, const int16_t *const
 }
 #endif
 
-size_t vv_gemm_q8_0_scratch_floats(size_t nb) { return TC * nb; }
+/* TC rows of f32 scales, then (x8 layout) TC rows of payload and of f16 scales copied out of the layout. */
+size_t vv_gemm_q8_0_scratch_floats(size_t nb) { return TC * nb + TC * nb * QK / 4 + (TC * nb + 1) / 2; }
+
+/* Row r of an x8-layout Q8_0 weight (vv_q8_0_interleave8) as a plain row: payload nb*32, scales nb. */
+static void x8_row(const int8_t *qw, const uint16_t *dw, size_t nb, size_t r, int8_t *q, uint16_t *d) {
+    const size_t g = r / 8, i = r % 8;
+    for (size_t b = 0; b < nb; b++) {
+        const int8_t *blk = qw + (g * nb + b) * 8 * QK;
+        for (int c = 0; c < 8; c++) memcpy(q + b * QK + 4 * c, blk + 32 * c + 4 * i, 4);
+        d[b] = dw[(g * nb + b) * 8 + i];
+    }
+}
 
 void vv_gemm_q8_0(const int16_t *qx, const float *dx, size_t m, const int8_t *qw, const uint16_t *dw, size_t nb,
-                  size_t o0, size_t o1, float *y, size_t ldy, int accumulate, float *scratch) {
+                  size_t o0, size_t o1, float *y, size_t ldy, int accumulate, int x8, float *scratch) {
     if (m == 0 || o1 <= o0) return;
     int simd = vv_fused_simd();
     /* Activation rows per block: about 192 KB stays in L2 while the weight rows stream past. */
     size_t mb = (192 * 1024) / (nb * QK * sizeof(int16_t));
     mb = mb < TR ? TR : mb / TR * TR;
     float *dwf[TC] = {scratch, scratch + nb};
+    int8_t *rowq = (int8_t *)(scratch + TC * nb);
+    uint16_t *rowd = (uint16_t *)(rowq + TC * nb * QK);
     for (size_t i0 = 0; i0 < m; i0 += mb) {
         size_t i1 = i0 + mb < m ? i0 + mb : m;
         for (size_t o = o0; o < o1; o += TC) {
             size_t cols = o1 - o < TC ? o1 - o : TC;
             const int8_t *qwr[TC];
             for (size_t c = 0; c < cols; c++) {
-                qwr[c] = qw + (o + c) * nb * QK;
-                vv_widen_f16(dw + (o + c) * nb, dwf[c], nb);
+                if (x8) {
+                    x8_row(qw, dw, nb, o + c, rowq + c * nb * QK, rowd + c * nb);
+                    qwr[c] = rowq + c * nb * QK;
+                    vv_widen_f16(rowd + c * nb, dwf[c], nb);
+                } else {
+                    qwr[c] = qw + (o + c) * nb * QK;
+                    vv_widen_f16(dw + (o + c) * nb, dwf[c], nb);
+                }
             }
             for (size_t i = i0; i < i1; i += TR) {
                 size_t rows = i1 - i < TR ? i1 - i : TR;

@@ -133,7 +133,8 @@ extension Linear {
         Parallel.forRanges(n, minChunk: 32) { o0, o1 in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: vv_gemm_q8_0_scratch_floats(nb))
             defer { scratch.deallocate() }
-            vv_gemm_q8_0(qx, dx, rows, qw, dw, nb, o0, o1, y, ldy, accumulate ? 1 : 0, scratch)
+            vv_gemm_q8_0(qx, dx, rows, qw, dw, nb, o0, o1, y, ldy, accumulate ? 1 : 0, weight.interleaved8 ? 1 : 0,
+                         scratch)
         }
     }
 }

@@ -37,7 +37,11 @@ extension Linear {
         if weight.interleaved8 {
             let rows = outFeatures
             Parallel.forBalancedRanges((rows + 7) / 8, minChunk: 8) { g0, g1 in
-                vv_matvec_q4_0x8(q.assumingMemoryBound(to: UInt8.self), d, qx, dx, y, nb, rows, g0, g1)
+                if format == .q8_0 {
+                    vv_matvec_q8_0x8(q.assumingMemoryBound(to: Int8.self), d, qx, dx, y, nb, rows, g0, g1)
+                } else {
+                    vv_matvec_q4_0x8(q.assumingMemoryBound(to: UInt8.self), d, qx, dx, y, nb, rows, g0, g1)
+                }
             }
             return
         }
@@ -67,7 +71,11 @@ extension Linear {
             if weight.interleaved8 {
                 let rows = outFeatures
                 Parallel.forBalancedRanges((rows + 7) / 8, minChunk: 8) { g0, g1 in
-                    vv_matmul_q4_0x8(w.assumingMemoryBound(to: UInt8.self), d, qx, dx, m, y, ldy, nb, rows, g0, g1)
+                    if dtype == .q8_0 {
+                        vv_matmul_q8_0x8(w.assumingMemoryBound(to: Int8.self), d, qx, dx, m, y, ldy, nb, rows, g0, g1)
+                    } else {
+                        vv_matmul_q4_0x8(w.assumingMemoryBound(to: UInt8.self), d, qx, dx, m, y, ldy, nb, rows, g0, g1)
+                    }
                 }
                 return
             }

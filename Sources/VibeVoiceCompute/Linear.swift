@@ -21,7 +21,7 @@ public struct Linear: @unchecked Sendable {
     /// bit-identical to a one-row step); more rows go through sgemm.
     public static let maxMatvecRows = 8
 
-    /// `decodeLayout` (default): Q4_0 goes into the interleaved decode layout (a copy; the caller may release
+    /// `decodeLayout` (default): Q8_0 and Q4_0 go into the interleaved decode layout (a copy; the caller may release
     /// the stored pages). Without it the weight is kept as given (a layer built only to check a checkpoint).
     public init(weight: WeightTensor, bias: [Float]?, decodeLayout: Bool = true) {
         precondition(weight.shape.count >= 2, "Linear weight must be at least 2-D")

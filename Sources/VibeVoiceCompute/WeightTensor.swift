@@ -89,8 +89,9 @@ public struct WeightTensor: @unchecked Sendable {
     public let owner: WeightStorageOwner?
     /// Keeps the scales alive when they live elsewhere than the payload.
     public let scalesOwner: WeightStorageOwner?
-    /// Q4_0 only: the in-memory decode layout with 8 rows interleaved per block (`vv_q4_0_interleave8`; rows
-    /// padded to groups of 8), made by `interleavedForDecode()`. Never stored in a checkpoint.
+    /// Block formats: the in-memory decode layout with 8 rows interleaved per block (`vv_q4_0_interleave8`,
+    /// `vv_q8_0_interleave8`; rows padded to groups of 8), made by `interleavedForDecode()`. Never stored in a
+    /// checkpoint.
     public let interleaved8: Bool
 
     /// A tensor of an element type.
@@ -109,7 +110,6 @@ public struct WeightTensor: @unchecked Sendable {
     public init(blockFormat: DType, shape: [Int], data: UnsafeRawPointer, scales: UnsafeRawPointer,
                 owner: WeightStorageOwner?, scalesOwner: WeightStorageOwner? = nil, interleaved8: Bool = false) {
         precondition(blockFormat.isBlockFormat && shape.count >= 2, "a block format needs a 2-D shape")
-        precondition(!interleaved8 || blockFormat == .q4_0, "only q4_0 has the interleaved decode layout")
         self.interleaved8 = interleaved8
         self.dtype = blockFormat
         self.shape = shape
@@ -149,22 +149,33 @@ public struct WeightTensor: @unchecked Sendable {
     /// Bytes of the f16 scales (block formats), else 0.
     public var scaleByteCount: Int { dtype.isBlockFormat ? storedRows * blocksPerRow * 2 : 0 }
 
-    /// This Q4_0 tensor in the interleaved decode layout (a copy in owned memory, one pass over the payload);
-    /// other tensors, and one already interleaved, are returned as they are. The values are the same; the
-    /// mat-vec over it is faster (one integer multiply-add, scale conversion and fused multiply-add per block
-    /// serve 8 rows) and sums each row in its own order (see quant_q4_0x8.c).
+    /// This block-format tensor in the interleaved decode layout (a copy in owned memory, one pass over the
+    /// payload); other tensors, and one already interleaved, are returned as they are. The values are the same;
+    /// the mat-vec over it is faster (the 8 rows' payload is one sequential stream, and each activation load and
+    /// scale conversion serves 8 rows) and sums each row in its own order (see quant_q4_0x8.c, quant_q8_0x8.c).
     public func interleavedForDecode() -> WeightTensor {
-        guard dtype == .q4_0, !interleaved8, let scales, rows > 0, cols > 0 else { return self }
+        guard dtype.isBlockFormat, !interleaved8, let scales, rows > 0, cols > 0 else { return self }
         let nb = blocksPerRow
         let groups = (rows + 7) / 8
         let payload = groups * 8 * nb * dtype.blockPayloadBytes
         let buf = OwnedWeightBuffer(byteCount: payload + groups * 8 * nb * 2)
-        let q = buf.pointer.assumingMemoryBound(to: UInt8.self)
         let d = (buf.pointer + payload).assumingMemoryBound(to: UInt16.self)
-        vv_q4_0_interleave8(data.assumingMemoryBound(to: UInt8.self), scales.assumingMemoryBound(to: UInt16.self),
-                            rows, nb, q, d)
-        return WeightTensor(blockFormat: .q4_0, shape: shape, data: UnsafeRawPointer(q), scales: UnsafeRawPointer(d),
-                            owner: buf, interleaved8: true)
+        let ds = scales.assumingMemoryBound(to: UInt16.self)
+        // Groups are independent: the threads take ranges of them (one pass over the 7.5 GB q8_0 decoder).
+        let (format, rowCount, src, dst) = (dtype, rows, data, buf.pointer)
+        let rowBytes = nb * dtype.blockPayloadBytes
+        Parallel.forRanges(groups, minChunk: 64) { g0, g1 in
+            let r0 = g0 * 8, n = min(rowCount, g1 * 8) - r0
+            if format == .q8_0 {
+                vv_q8_0_interleave8((src + r0 * rowBytes).assumingMemoryBound(to: Int8.self), ds + r0 * nb, n, nb,
+                                    (dst + r0 * rowBytes).assumingMemoryBound(to: Int8.self), d + r0 * nb)
+            } else {
+                vv_q4_0_interleave8((src + r0 * rowBytes).assumingMemoryBound(to: UInt8.self), ds + r0 * nb, n, nb,
+                                    (dst + r0 * rowBytes).assumingMemoryBound(to: UInt8.self), d + r0 * nb)
+            }
+        }
+        return WeightTensor(blockFormat: dtype, shape: shape, data: UnsafeRawPointer(buf.pointer),
+                            scales: UnsafeRawPointer(d), owner: buf, interleaved8: true)
     }
 
     /// Every byte a full pass over the tensor reads.
@@ -186,17 +197,21 @@ public struct WeightTensor: @unchecked Sendable {
             let (r, c) = (i / cols, i % cols)
             let block = r * blocksPerRow + c / DType.blockLength
             let j = c % DType.blockLength
-            let scale = Float(Float16(bitPattern: scales!.loadUnaligned(fromByteOffset: block * 2, as: UInt16.self)))
-            if dtype == .q8_0 {
-                return scale * Float(data.load(fromByteOffset: block * 32 + j, as: Int8.self))
-            }
             if interleaved8 {
                 let groupBlock = (r / 8) * blocksPerRow + c / DType.blockLength, lane = r % 8
                 let s = Float(Float16(bitPattern: scales!.loadUnaligned(fromByteOffset: (groupBlock * 8 + lane) * 2,
                                                                           as: UInt16.self)))
+                if dtype == .q8_0 {
+                    return s * Float(data.load(fromByteOffset: groupBlock * 256 + j / 4 * 32 + lane * 4 + j % 4,
+                                               as: Int8.self))
+                }
                 let byte = data.load(fromByteOffset: groupBlock * 128 + (j % 16) / 4 * 32 + lane * 4 + j % 4,
                                      as: UInt8.self)
                 return s * Float(Int(j < 16 ? byte & 0x0f : byte >> 4) - 8)
+            }
+            let scale = Float(Float16(bitPattern: scales!.loadUnaligned(fromByteOffset: block * 2, as: UInt16.self)))
+            if dtype == .q8_0 {
+                return scale * Float(data.load(fromByteOffset: block * 32 + j, as: Int8.self))
             }
             let byte = data.load(fromByteOffset: block * 16 + j % 16, as: UInt8.self)
             return scale * Float(Int(j < 16 ? byte & 0x0f : byte >> 4) - 8)
@@ -229,6 +244,9 @@ public struct WeightTensor: @unchecked Sendable {
             vv_widen_f16(data.assumingMemoryBound(to: UInt16.self) + row * k, dst, n * k)
         case .i8, .u8:
             for i in 0..<(n * k) { dst[i] = element(row * k + i) }
+        case .q8_0 where interleaved8:
+            vv_dequant_rows_q8_0x8(data.assumingMemoryBound(to: Int8.self), scales!.assumingMemoryBound(to: UInt16.self),
+                                   k, row, n, dst)
         case .q8_0:
             vv_dequant_rows_q8_0(data.assumingMemoryBound(to: Int8.self), scales!.assumingMemoryBound(to: UInt16.self),
                                  k, row, n, dst)

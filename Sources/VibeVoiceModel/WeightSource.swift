@@ -46,7 +46,7 @@ extension WeightSource {
         let w = try tensor(prefix + ".weight", shape: [out, inFeatures])
         let b = bias ? try floats(prefix + ".bias", shape: [out]) : nil
         let linear = Linear(weight: w, bias: b, decodeLayout: buildsDecodeLayouts)
-        // A copy in another layout (Q4_0's interleaved decode layout): the stored pages are not needed now.
+        // A copy in another layout (the interleaved decode layout of Q8_0 and Q4_0): the stored pages are not needed now.
         if linear.weight.data != w.data { releaseResidentPages(ofTensor: prefix + ".weight") }
         return linear
     }

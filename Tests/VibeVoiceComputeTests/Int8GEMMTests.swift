@@ -39,10 +39,16 @@ final class Int8GEMMTests: XCTestCase {
                 for j in k..<(nb * 32) { XCTAssertEqual(qx[i * nb * 32 + j], 0) }
             }
             let qw = w.data.assumingMemoryBound(to: Int8.self), dw = w.scales!.assumingMemoryBound(to: UInt16.self)
-            func run(accumulate: Bool) -> [Float] {
+            // The same weight in the interleaved decode layout, which the GEMM copies rows out of.
+            let x8 = w.interleavedForDecode()
+            XCTAssertTrue(x8.interleaved8)
+            func run(accumulate: Bool, interleaved: Bool = false) -> [Float] {
                 var y = [Float](repeating: 0.5, count: m * n)
                 var scratch = [Float](repeating: 0, count: vv_gemm_q8_0_scratch_floats(nb))
-                vv_gemm_q8_0(qx, dx, m, qw, dw, nb, 0, n, &y, n, accumulate ? 1 : 0, &scratch)
+                let src = interleaved ? x8 : w
+                vv_gemm_q8_0(qx, dx, m, src.data.assumingMemoryBound(to: Int8.self),
+                             src.scales!.assumingMemoryBound(to: UInt16.self), nb, 0, n, &y, n, accumulate ? 1 : 0,
+                             interleaved ? 1 : 0, &scratch)
                 return y
             }
             vv_set_fused_kernels_scalar(1)
@@ -50,6 +56,8 @@ final class Int8GEMMTests: XCTestCase {
             vv_set_fused_kernels_scalar(0)
             let simd = run(accumulate: false)
             XCTAssertEqual(scalar.map(\.bitPattern), simd.map(\.bitPattern), "(\(m),\(n),\(k))")
+            XCTAssertEqual(run(accumulate: false, interleaved: true).map(\.bitPattern), simd.map(\.bitPattern),
+                           "(\(m),\(n),\(k)) interleaved")
             let acc = run(accumulate: true)
             for i in 0..<(m * n) { XCTAssertEqual(acc[i], 0.5 + simd[i], accuracy: 1e-6 * max(1, abs(acc[i]))) }
             for i in 0..<m {

@@ -11,7 +11,7 @@ final class QuantizedKernelTests: XCTestCase {
     /// (769) than the Q4_0 kernel keeps its activation offsets for on the stack, and more (1032) than the AVX-512
     /// Q8_0 kernel keeps its activation sums for.
     static let shapes = [(37, 53), (64, 129), (5, 40), (1, 5), (3, 96), (300, 3584 / 8), (8, 32), (13, 300), (6, 256),
-                         (9, 1024), (5, 24_600), (3, 33_001)]
+                         (9, 1024), (5, 24_600), (3, 33_001), (1031, 40)]
 
     /// Every kernel path this CPU has (scalar, AVX2, AVX-VNNI, AVX-512 VNNI), as levels for `vv_quant_set_max_level`.
     static let levels: [Int32] = {
@@ -64,20 +64,24 @@ final class QuantizedKernelTests: XCTestCase {
         }
     }
 
+    /// Both layouts: the interleaved decode layout (what `Linear` makes by default) and the stored one.
     func testMatvecIsBitIdenticalToScalarAndEqualsTheIntegerArithmetic() throws {
         for format in DType.blockFormats {
             for (rows, cols) in Self.shapes {
+              for layout in [true, false] {
                 let w = try quantized(randomMatrix(rows, cols), rows: rows, cols: cols, format)
                 let x = randomMatrix(1, cols, scale: 2)
+                XCTAssertEqual(Linear(weight: w, bias: nil, decodeLayout: layout).weight.interleaved8, layout)
                 vv_set_force_scalar(1)
-                let scalar = Linear(weight: w, bias: nil).forward(x, rows: 1)
+                let scalar = Linear(weight: w, bias: nil, decodeLayout: layout).forward(x, rows: 1)
                 for level in Self.levels.dropFirst() {
                     vv_quant_set_max_level(level)
-                    let other = Linear(weight: w, bias: nil).forward(x, rows: 1)
-                    XCTAssertEqual(scalar.map(\.bitPattern), other.map(\.bitPattern), "\(format) \(rows)x\(cols) level \(level)")
+                    let other = Linear(weight: w, bias: nil, decodeLayout: layout).forward(x, rows: 1)
+                    XCTAssertEqual(scalar.map(\.bitPattern), other.map(\.bitPattern),
+                                   "\(format) \(rows)x\(cols) level \(level) x8 \(layout)")
                 }
                 vv_set_force_scalar(0)
-                let simd = Linear(weight: w, bias: nil).forward(x, rows: 1)
+                let simd = Linear(weight: w, bias: nil, decodeLayout: layout).forward(x, rows: 1)
 
                 // The same sum in double precision: dequantised weights times the quantised activation.
                 let (qx, dx) = quantizeActivation(x)
@@ -88,16 +92,18 @@ final class QuantizedKernelTests: XCTestCase {
                     // Only the float accumulation of ≤ 5 block terms per lane differs from the exact sum.
                     XCTAssertEqual(Double(simd[r]), ref, accuracy: 1e-5 * max(1, abs(ref)), "\(format) \(rows)x\(cols) r=\(r)")
                 }
+              }
             }
         }
     }
 
-    /// Q4_0's interleaved decode layout (what `Linear` keeps): the same values as the stored layout (row
-    /// widening and element access), rows padded to groups of 8, and every path's mat-vec equal bit for bit to
-    /// the documented arithmetic written out here (per row, one fused multiply-add per block in block order).
-    func testInterleavedQ4LayoutHoldsTheSameValuesAndFollowsItsArithmetic() throws {
+    /// The interleaved decode layout of both formats (what `Linear` keeps): the same values as the stored layout
+    /// (row widening and element access), rows padded to groups of 8, and every path's mat-vec equal bit for bit
+    /// to the documented arithmetic written out here (per row, one fused multiply-add per block in block order).
+    func testInterleavedLayoutHoldsTheSameValuesAndFollowsItsArithmetic() throws {
+        for format in DType.blockFormats {
         for (rows, cols) in Self.shapes {
-            let plain = try quantized(randomMatrix(rows, cols), rows: rows, cols: cols, .q4_0)
+            let plain = try quantized(randomMatrix(rows, cols), rows: rows, cols: cols, format)
             let x8 = plain.interleavedForDecode()
             XCTAssertTrue(x8.interleaved8)
             XCTAssertFalse(plain.interleaved8)
@@ -106,7 +112,7 @@ final class QuantizedKernelTests: XCTestCase {
                 XCTAssertEqual(x8.element(i), plain.element(i), "\(rows)x\(cols) i=\(i)")
             }
             let padded = (rows + 7) / 8 * 8
-            XCTAssertEqual(x8.byteCount, padded * plain.blocksPerRow * 18)
+            XCTAssertEqual(x8.byteCount, padded * plain.blocksPerRow * (format == .q8_0 ? 34 : 18))
             XCTAssertEqual(x8.interleavedForDecode().data, x8.data, "interleaving twice is a no-op")
 
             let x = randomMatrix(1, cols, scale: 2)
@@ -120,8 +126,13 @@ final class QuantizedKernelTests: XCTestCase {
                     // The block's scale and integer values, read back from the stored layout.
                     let d = Float(Float16(bitPattern: plain.scales!.load(fromByteOffset: (r * nb + b) * 2, as: UInt16.self)))
                     for j in 0..<32 {
-                        let byte = plain.data.load(fromByteOffset: (r * nb + b) * 16 + j % 16, as: UInt8.self)
-                        let value = Int(j < 16 ? byte & 0x0f : byte >> 4) - 8
+                        let value: Int
+                        if format == .q8_0 {
+                            value = Int(plain.data.load(fromByteOffset: (r * nb + b) * 32 + j, as: Int8.self))
+                        } else {
+                            let byte = plain.data.load(fromByteOffset: (r * nb + b) * 16 + j % 16, as: UInt8.self)
+                            value = Int(j < 16 ? byte & 0x0f : byte >> 4) - 8
+                        }
                         sum += value * Int(qx[b * 32 + j])
                     }
                     acc = acc.addingProduct(d * dx[b], Float(sum))
@@ -131,9 +142,10 @@ final class QuantizedKernelTests: XCTestCase {
             for level in Self.levels {
                 vv_quant_set_max_level(level)
                 let y = Linear(weight: plain, bias: nil).forward(x, rows: 1)
-                XCTAssertEqual(y.map(\.bitPattern), expected.map(\.bitPattern), "\(rows)x\(cols) level \(level)")
+                XCTAssertEqual(y.map(\.bitPattern), expected.map(\.bitPattern), "\(format) \(rows)x\(cols) level \(level)")
             }
             vv_set_force_scalar(0)
+        }
         }
     }
 
@@ -160,7 +172,7 @@ final class QuantizedKernelTests: XCTestCase {
                         expected[r * cols + c] = d * Float(value)
                     }
                 }
-                let layouts = format == .q4_0 ? [plain, plain.interleavedForDecode()] : [plain]
+                let layouts = [plain, plain.interleavedForDecode()]
                 for level in Self.levels {
                     vv_quant_set_max_level(level)
                     for w in layouts {
