@@ -11,6 +11,7 @@
 #include "CKernels.h"
 #include "kernels_internal.h"
 #include <stdlib.h>
+#include <string.h>
 
 #define QK 32
 
@@ -76,6 +77,17 @@ static inline void vv_q8_prefetch_rows(const int8_t *q, size_t nb, size_t b, int
  * down projection) 19.8 against 23.3 GB/s. One thread slows from 17.4 to 11.6 GB/s one row at a time as the
  * rows grow from 3584 to 18944 columns. */
 #define VV_Q8_LOCKSTEP_BLOCKS 256
+
+/* 4 bytes from any address, as one int32 (the x8 layouts' 4-byte chunks and activation broadcasts). */
+static inline int32_t vv_load4(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
+
+/* Stores the 8 lanes of an x8 group, or only the first `valid` (the last group of a padded matrix). */
+VV_AVX2 static inline void vv_x8_store(float *y, __m256 v, size_t valid) {
+    if (valid >= 8) { _mm256_storeu_ps(y, v); return; }
+    float t[8];
+    _mm256_storeu_ps(t, v);
+    for (size_t i = 0; i < valid; i++) y[i] = t[i];
+}
 
 /* The per-block scales f16(d[b]) * dx[b] of 8 blocks at once (the same single rounding as the scalar product). */
 VV_AVX2 static inline __m256 vv_q_scales8(const uint16_t *d, const float *dx) {

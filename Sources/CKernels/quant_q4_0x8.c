@@ -63,8 +63,6 @@ static void dequant_x8_scalar(const uint8_t *q, const uint16_t *d, size_t cols, 
 }
 
 #ifdef VV_X86
-/* 4 bytes from any address, as one int32. */
-static inline int32_t x8_load4(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
 
 /* The same products as the scalar path (one multiply of the f16 scale by the small integer: exact to the same
  * rounding), a block of 32 columns at a time; a partial last block goes to the scalar path. */
@@ -79,7 +77,7 @@ VV_AVX2 static void dequant_x8_avx2(const uint8_t *q, const uint16_t *d, size_t 
         float *out = dst + k * cols;
         for (size_t b = 0; b < full; b++) {
             const uint8_t *blk = qg + b * BLOCK_BYTES;
-            const __m128i v = _mm_setr_epi32(x8_load4(blk), x8_load4(blk + 32), x8_load4(blk + 64), x8_load4(blk + 96));
+            const __m128i v = _mm_setr_epi32(vv_load4(blk), vv_load4(blk + 32), vv_load4(blk + 64), vv_load4(blk + 96));
             const __m128i lo = _mm_sub_epi8(_mm_and_si128(v, m), eight);
             const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(v, 4), m), eight);
             const __m256 sc = _mm256_set1_ps(vv_f16_to_f32(dg[b * G]));
@@ -143,8 +141,8 @@ VV_AVX2 static inline void x8_unpack(const uint8_t *blk, __m256i lo[4], __m256i 
 VV_AVX2 static inline __m256i x8_dot_avx2(const __m256i lo[4], const __m256i hi[4], const int8_t *x) {
     __m256i s16 = _mm256_setzero_si256();
     for (int c = 0; c < 4; c++) {
-        s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(lo[c], _mm256_set1_epi32(x8_load4(x + 4 * c))));
-        s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(hi[c], _mm256_set1_epi32(x8_load4(x + 16 + 4 * c))));
+        s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(lo[c], _mm256_set1_epi32(vv_load4(x + 4 * c))));
+        s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(hi[c], _mm256_set1_epi32(vv_load4(x + 16 + 4 * c))));
     }
     return _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
 }
@@ -152,8 +150,8 @@ VV_AVX2 static inline __m256i x8_dot_avx2(const __m256i lo[4], const __m256i hi[
 VV_AVXVNNI static inline __m256i x8_dot_avxvnni(const __m256i lo[4], const __m256i hi[4], const int8_t *x) {
     __m256i s = _mm256_setzero_si256();
     for (int c = 0; c < 4; c++) {
-        s = _mm256_dpbusd_avx_epi32(s, lo[c], _mm256_set1_epi32(x8_load4(x + 4 * c)));
-        s = _mm256_dpbusd_avx_epi32(s, hi[c], _mm256_set1_epi32(x8_load4(x + 16 + 4 * c)));
+        s = _mm256_dpbusd_avx_epi32(s, lo[c], _mm256_set1_epi32(vv_load4(x + 4 * c)));
+        s = _mm256_dpbusd_avx_epi32(s, hi[c], _mm256_set1_epi32(vv_load4(x + 16 + 4 * c)));
     }
     return s;
 }
@@ -162,8 +160,8 @@ VV_AVXVNNI static inline __m256i x8_dot_avxvnni(const __m256i lo[4], const __m25
 VV_AVX512VNNI static inline __m256i x8_dot_avx512vl(const __m256i lo[4], const __m256i hi[4], const int8_t *x) {
     __m256i s = _mm256_setzero_si256();
     for (int c = 0; c < 4; c++) {
-        s = _mm256_dpbusd_epi32(s, lo[c], _mm256_set1_epi32(x8_load4(x + 4 * c)));
-        s = _mm256_dpbusd_epi32(s, hi[c], _mm256_set1_epi32(x8_load4(x + 16 + 4 * c)));
+        s = _mm256_dpbusd_epi32(s, lo[c], _mm256_set1_epi32(vv_load4(x + 4 * c)));
+        s = _mm256_dpbusd_epi32(s, hi[c], _mm256_set1_epi32(vv_load4(x + 16 + 4 * c)));
     }
     return s;
 }
@@ -175,14 +173,6 @@ static inline int32_t x8_offset(const int8_t *x) {
     return -8 * s;
 }
 
-/* Stores the 8 lanes of a group, or only the first `valid` (the last group of a padded matrix). */
-VV_AVX2 static inline void x8_store(float *y, size_t ldy_unused, __m256 v, size_t valid) {
-    (void)ldy_unused;
-    if (valid >= G) { _mm256_storeu_ps(y, v); return; }
-    float t[G];
-    _mm256_storeu_ps(t, v);
-    for (size_t i = 0; i < valid; i++) y[i] = t[i];
-}
 
 /* Software prefetch of the payload this many blocks ahead (2 KB; a hint only, it never faults past the end).
  * One core's hardware prefetchers keep too few lines in flight for this stream: measured on the 2-core host,
@@ -210,7 +200,7 @@ TARGET static void matvec_x8_##ISA(const uint8_t *q, const uint16_t *d, const in
                                             _mm256_set1_ps(dx[b]));                                               \
             acc = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(s), acc);                                                \
         }                                                                                                         \
-        x8_store(y + g * G, 0, acc, rows - g * G);                                                                \
+        vv_x8_store(y + g * G, acc, rows - g * G);                                                                   \
     }                                                                                                             \
 }                                                                                                                 \
 /* J <= 4 activation rows against one group: the payload is loaded once per block for all J (each row keeps the  \
@@ -232,7 +222,7 @@ TARGET static inline __attribute__((always_inline)) void group_x8_##ISA(const ui
                                      acc[j]);                                                                     \
         }                                                                                                         \
     }                                                                                                             \
-    for (int j = 0; j < J; j++) x8_store(y + j * ldy, 0, acc[j], valid);                                          \
+    for (int j = 0; j < J; j++) vv_x8_store(y + j * ldy, acc[j], valid);                                             \
 }                                                                                                                 \
 TARGET static void matmul_x8_##ISA(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,        \
                                    const int32_t *off, size_t m, float *y, size_t ldy, size_t nb, size_t rows,    \

@@ -63,8 +63,6 @@ static void dequant_x8_scalar(const int8_t *q, const uint16_t *d, size_t cols, s
 }
 
 #ifdef VV_X86
-/* 4 bytes from any address, as one int32. */
-static inline int32_t x8_load4(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
 
 /* The same products as the scalar path, a block of 32 columns at a time; a partial last block goes to the
  * scalar path. */
@@ -80,7 +78,7 @@ VV_AVX2 static void dequant_x8_avx2(const int8_t *q, const uint16_t *d, size_t c
             const int8_t *blk = qg + b * BLOCK_BYTES;
             const __m256 sc = _mm256_set1_ps(vv_f16_to_f32(dg[b * G]));
             for (int h = 0; h < 4; h++) {
-                const __m128i v = _mm_setr_epi32(x8_load4(blk + 64 * h), x8_load4(blk + 64 * h + 32), 0, 0);
+                const __m128i v = _mm_setr_epi32(vv_load4(blk + 64 * h), vv_load4(blk + 64 * h + 32), 0, 0);
                 _mm256_storeu_ps(out + b * QK + 8 * h, _mm256_mul_ps(sc, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v))));
             }
         }
@@ -126,7 +124,7 @@ VV_AVX2 static inline __m256i x8_dot_avx2(const int8_t *blk, const int8_t *x, in
     __m256i s = _mm256_setzero_si256();
     for (int c = 0; c < 8; c++) {
         const __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 32 * c));
-        const __m256i xv = _mm256_set1_epi32(x8_load4(x + 4 * c));
+        const __m256i xv = _mm256_set1_epi32(vv_load4(x + 4 * c));
         s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w)), ones));
     }
     return s;
@@ -138,7 +136,7 @@ TARGET static inline __m256i x8_dot_##ISA(const int8_t *blk, const int8_t *x, in
     __m256i s = _mm256_set1_epi32(off);                                                                           \
     for (int c = 0; c < 8; c++) {                                                                                 \
         const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 32 * c)), m80);             \
-        s = DPBUSD(s, u, _mm256_set1_epi32(x8_load4(x + 4 * c)));                                                 \
+        s = DPBUSD(s, u, _mm256_set1_epi32(vv_load4(x + 4 * c)));                                                 \
     }                                                                                                             \
     return s;                                                                                                     \
 }
@@ -152,13 +150,6 @@ static inline int32_t x8_offset(const int8_t *x) {
     return -128 * s;
 }
 
-/* Stores the 8 lanes of a group, or only the first `valid` (the last group of a padded matrix). */
-VV_AVX2 static inline void x8_store(float *y, __m256 v, size_t valid) {
-    if (valid >= G) { _mm256_storeu_ps(y, v); return; }
-    float t[G];
-    _mm256_storeu_ps(t, v);
-    for (size_t i = 0; i < valid; i++) y[i] = t[i];
-}
 
 /* Software prefetch of the payload this many blocks ahead (4 KB; a hint only, it never faults past the end). */
 #define X8_PREFETCH_BLOCKS 16
@@ -180,7 +171,7 @@ TARGET static void matvec_x8_##ISA(const int8_t *q, const uint16_t *d, const int
                                             _mm256_set1_ps(dx[b]));                                               \
             acc = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(s), acc);                                                \
         }                                                                                                         \
-        x8_store(y + g * G, acc, rows - g * G);                                                                   \
+        vv_x8_store(y + g * G, acc, rows - g * G);                                                                   \
     }                                                                                                             \
 }                                                                                                                 \
 /* J <= 4 activation rows against one group, each with the one-row arithmetic (each output equals the mat-vec   \
@@ -199,7 +190,7 @@ TARGET static inline __attribute__((always_inline)) void group_x8_##ISA(const in
                                      acc[j]);                                                                     \
         }                                                                                                         \
     }                                                                                                             \
-    for (int j = 0; j < J; j++) x8_store(y + j * ldy, acc[j], valid);                                             \
+    for (int j = 0; j < J; j++) vv_x8_store(y + j * ldy, acc[j], valid);                                             \
 }                                                                                                                 \
 TARGET static void matmul_x8_##ISA(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,         \
                                    const int32_t *off, size_t m, float *y, size_t ldy, size_t nb, size_t rows,    \
