@@ -40,15 +40,17 @@ public final class Qwen2Decoder: Sendable {
         config = c
         self.kvCacheFormat = kvCacheFormat
         embedTokens = try weights.tensor("language_model.model.embed_tokens.weight", shape: [c.vocabSize, c.hiddenSize])
-        layers = try (0..<c.numLayers).map {
-            try Qwen2Layer(weights: weights, prefix: "language_model.model.layers.\($0)", config: c)
-        }
-        finalNorm = try weights.floats("language_model.model.norm.weight", shape: [c.hiddenSize])
+        // The LM head before the layers: the largest matrix (0.55 GB at q8_0), whose stored (or just quantised)
+        // copy and decode-layout copy are both resident for a moment, does that while little else is.
         if c.tieWordEmbeddings && !weights.has("language_model.lm_head.weight") {
             lmHead = Linear(weight: embedTokens, bias: nil, decodeLayout: weights.buildsDecodeLayouts)
         } else {
             lmHead = try weights.linear("language_model.lm_head", out: c.vocabSize, in: c.hiddenSize, bias: false)
         }
+        layers = try (0..<c.numLayers).map {
+            try Qwen2Layer(weights: weights, prefix: "language_model.model.layers.\($0)", config: c)
+        }
+        finalNorm = try weights.floats("language_model.model.norm.weight", shape: [c.hiddenSize])
         rope = RotaryEmbedding(headDim: c.headDim, theta: c.ropeTheta)
     }
 
