@@ -95,4 +95,55 @@ VV_AVX2 static inline __m256 vv_q_scales8(const uint16_t *d, const float *dx) {
 }
 #endif
 
+
+/* The public mat-vec and multi-row entry points of an x8 layout (quant_q4_0x8.c, quant_q8_0x8.c), defined in
+ * the layout's file over its own static kernels: x8_offset (the exact per-block offset the SIMD dot products
+ * start from), matvec_x8_{avx2,avxvnni,avx512vl}, matmul_x8_* and the scalar reference matvec_x8_scalar. W is
+ * the payload's element type. Offsets for up to VV_X8_STACK_BLOCKS activation blocks live on the stack. */
+#define VV_X8_STACK_BLOCKS 1024
+#ifdef VV_X86
+#define VV_X8_SIMD_MATVEC                                                                                      \
+    const int level = vv_quant_level();                                                                        \
+    if (level >= VV_QUANT_AVX2) {                                                                              \
+        int32_t stack[VV_X8_STACK_BLOCKS];                                                                     \
+        int32_t *off = nb <= VV_X8_STACK_BLOCKS ? stack : malloc(nb * sizeof(int32_t));                        \
+        if (off) {                                                                                             \
+            for (size_t b = 0; b < nb; b++) off[b] = x8_offset(qx + b * QK);                                   \
+            if (level >= VV_QUANT_AVX512VNNI) matvec_x8_avx512vl(q, d, qx, dx, off, y, nb, rows, g0, g1);      \
+            else if (level == VV_QUANT_AVXVNNI) matvec_x8_avxvnni(q, d, qx, dx, off, y, nb, rows, g0, g1);     \
+            else matvec_x8_avx2(q, d, qx, dx, off, y, nb, rows, g0, g1);                                       \
+            if (off != stack) free(off);                                                                       \
+            return;                                                                                            \
+        }                                                                                                      \
+    }
+#define VV_X8_SIMD_MATMUL                                                                                      \
+    const int level = vv_quant_level();                                                                        \
+    if (level >= VV_QUANT_AVX2) {                                                                              \
+        int32_t *off = malloc(m * nb * sizeof(int32_t) + 1);                                                   \
+        if (off) {                                                                                             \
+            for (size_t b = 0; b < m * nb; b++) off[b] = x8_offset(qx + b * QK);                               \
+            if (level >= VV_QUANT_AVX512VNNI) matmul_x8_avx512vl(q, d, qx, dx, off, m, y, ldy, nb, rows, g0, g1); \
+            else if (level == VV_QUANT_AVXVNNI) matmul_x8_avxvnni(q, d, qx, dx, off, m, y, ldy, nb, rows, g0, g1); \
+            else matmul_x8_avx2(q, d, qx, dx, off, m, y, ldy, nb, rows, g0, g1);                               \
+            free(off);                                                                                         \
+            return;                                                                                            \
+        }                                                                                                      \
+    }
+#else
+#define VV_X8_SIMD_MATVEC
+#define VV_X8_SIMD_MATMUL
+#endif
+#define VV_X8_ENTRY_POINTS(NAME, W)                                                                            \
+void vv_matvec_##NAME(const W *q, const uint16_t *d, const int8_t *qx, const float *dx, float *y,             \
+                      size_t nb, size_t rows, size_t g0, size_t g1) {                                          \
+    VV_X8_SIMD_MATVEC                                                                                          \
+    matvec_x8_scalar(q, d, qx, dx, y, nb, rows, g0, g1);                                                       \
+}                                                                                                              \
+void vv_matmul_##NAME(const W *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,             \
+                      float *y, size_t ldy, size_t nb, size_t rows, size_t g0, size_t g1) {                    \
+    VV_X8_SIMD_MATMUL                                                                                          \
+    for (size_t j = 0; j < m; j++)                                                                             \
+        matvec_x8_scalar(q, d, qx + j * nb * QK, dx + j * nb, y + j * ldy, nb, rows, g0, g1);                  \
+}
+
 #endif

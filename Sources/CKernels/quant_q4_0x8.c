@@ -251,44 +251,4 @@ X8_KERNELS(avxvnni, VV_AVXVNNI)
 X8_KERNELS(avx512vl, VV_AVX512VNNI)
 #endif
 
-/* Offsets for up to this many activation blocks live on the stack; more take a heap buffer. */
-#define X8_STACK_BLOCKS 1024
-
-void vv_matvec_q4_0x8(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, float *y,
-                      size_t nb, size_t rows, size_t g0, size_t g1) {
-#ifdef VV_X86
-    const int level = vv_quant_level();
-    if (level >= VV_QUANT_AVX2) {
-        int32_t stack[X8_STACK_BLOCKS];
-        int32_t *off = nb <= X8_STACK_BLOCKS ? stack : malloc(nb * sizeof(int32_t));
-        if (off) {
-            for (size_t b = 0; b < nb; b++) off[b] = x8_offset(qx + b * QK);
-            if (level >= VV_QUANT_AVX512VNNI) matvec_x8_avx512vl(q, d, qx, dx, off, y, nb, rows, g0, g1);
-            else if (level == VV_QUANT_AVXVNNI) matvec_x8_avxvnni(q, d, qx, dx, off, y, nb, rows, g0, g1);
-            else matvec_x8_avx2(q, d, qx, dx, off, y, nb, rows, g0, g1);
-            if (off != stack) free(off);
-            return;
-        }
-    }
-#endif
-    matvec_x8_scalar(q, d, qx, dx, y, nb, rows, g0, g1);
-}
-
-void vv_matmul_q4_0x8(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,
-                      float *y, size_t ldy, size_t nb, size_t rows, size_t g0, size_t g1) {
-#ifdef VV_X86
-    const int level = vv_quant_level();
-    if (level >= VV_QUANT_AVX2) {
-        int32_t *off = malloc(m * nb * sizeof(int32_t) + 1);
-        if (off) {
-            for (size_t b = 0; b < m * nb; b++) off[b] = x8_offset(qx + b * QK);
-            if (level >= VV_QUANT_AVX512VNNI) matmul_x8_avx512vl(q, d, qx, dx, off, m, y, ldy, nb, rows, g0, g1);
-            else if (level == VV_QUANT_AVXVNNI) matmul_x8_avxvnni(q, d, qx, dx, off, m, y, ldy, nb, rows, g0, g1);
-            else matmul_x8_avx2(q, d, qx, dx, off, m, y, ldy, nb, rows, g0, g1);
-            free(off);
-            return;
-        }
-    }
-#endif
-    for (size_t j = 0; j < m; j++) matvec_x8_scalar(q, d, qx + j * nb * QK, dx + j * nb, y + j * ldy, nb, rows, g0, g1);
-}
+VV_X8_ENTRY_POINTS(q4_0x8, uint8_t)

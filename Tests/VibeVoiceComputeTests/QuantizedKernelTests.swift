@@ -33,6 +33,13 @@ final class QuantizedKernelTests: XCTestCase {
         try WeightQuantizer.quantize(OwnedWeightBuffer.tensor(values, shape: [rows, cols]), to: format)
     }
 
+    /// Integer value j (0..<32) of block `block` (row-major) of a tensor in the stored layout, read from its bytes.
+    private func storedValue(_ w: WeightTensor, block: Int, _ j: Int) -> Int {
+        if w.dtype == .q8_0 { return Int(w.data.load(fromByteOffset: block * 32 + j, as: Int8.self)) }
+        let byte = w.data.load(fromByteOffset: block * 16 + j % 16, as: UInt8.self)
+        return Int(j < 16 ? byte & 0x0f : byte >> 4) - 8
+    }
+
     /// The activation quantisation in both paths, one row.
     private func quantizeActivation(_ x: [Float]) -> (q: [Int8], d: [Float]) {
         let nb = (x.count + 31) / 32
@@ -125,16 +132,7 @@ final class QuantizedKernelTests: XCTestCase {
                     var sum = 0
                     // The block's scale and integer values, read back from the stored layout.
                     let d = Float(Float16(bitPattern: plain.scales!.load(fromByteOffset: (r * nb + b) * 2, as: UInt16.self)))
-                    for j in 0..<32 {
-                        let value: Int
-                        if format == .q8_0 {
-                            value = Int(plain.data.load(fromByteOffset: (r * nb + b) * 32 + j, as: Int8.self))
-                        } else {
-                            let byte = plain.data.load(fromByteOffset: (r * nb + b) * 16 + j % 16, as: UInt8.self)
-                            value = Int(j < 16 ? byte & 0x0f : byte >> 4) - 8
-                        }
-                        sum += value * Int(qx[b * 32 + j])
-                    }
+                    for j in 0..<32 { sum += storedValue(plain, block: r * nb + b, j) * Int(qx[b * 32 + j]) }
                     acc = acc.addingProduct(d * dx[b], Float(sum))
                 }
                 expected[r] = acc
@@ -162,14 +160,7 @@ final class QuantizedKernelTests: XCTestCase {
                     for c in 0..<cols {
                         let b = c / 32, j = c % 32
                         let d = Float(Float16(bitPattern: plain.scales!.load(fromByteOffset: (r * nb + b) * 2, as: UInt16.self)))
-                        let value: Int
-                        if format == .q8_0 {
-                            value = Int(plain.data.load(fromByteOffset: (r * nb + b) * 32 + j, as: Int8.self))
-                        } else {
-                            let byte = plain.data.load(fromByteOffset: (r * nb + b) * 16 + j % 16, as: UInt8.self)
-                            value = Int(j < 16 ? byte & 0x0f : byte >> 4) - 8
-                        }
-                        expected[r * cols + c] = d * Float(value)
+                        expected[r * cols + c] = d * Float(storedValue(plain, block: r * nb + b, j))
                     }
                 }
                 let layouts = [plain, plain.interleavedForDecode()]
