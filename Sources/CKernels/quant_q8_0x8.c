@@ -157,6 +157,14 @@ static inline void x8_prefetch(const int8_t *p) {
     for (int l = 0; l < 4; l++) _mm_prefetch((const char *)p + 64 * l, _MM_HINT_T0);
 }
 
+/* Groups per cache tile of the many-row product: about 384 KB of payload, which stays in L2 while every block of
+ * activation rows (8 on the AVX-512 path, 4 on the others) passes over it (one pass over the tile per row block, not per row). Few rows take all
+ * their groups in one pass: the weights then stream from memory once. */
+static size_t x8_tile_groups(size_t nb) {
+    const size_t t = (384u << 10) / (nb * BLOCK_BYTES);
+    return t ? t : 1;
+}
+
 #define X8_KERNELS(ISA, TARGET)                                                                                    \
 TARGET static void matvec_x8_##ISA(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,         \
                                    const int32_t *off, float *y, size_t nb, size_t rows, size_t g0, size_t g1) {  \
@@ -192,23 +200,27 @@ TARGET static inline __attribute__((always_inline)) void group_x8_##ISA(const in
     }                                                                                                             \
     for (int j = 0; j < J; j++) vv_x8_store(y + j * ldy, acc[j], valid);                                             \
 }                                                                                                                 \
-TARGET static void matmul_x8_##ISA(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,         \
-                                   const int32_t *off, size_t m, float *y, size_t ldy, size_t nb, size_t rows,    \
-                                   size_t g0, size_t g1) {                                                        \
-    for (size_t g = g0; g < g1; g++) {                                                                            \
-        const int8_t *qg = q + g * nb * BLOCK_BYTES;                                                              \
-        const uint16_t *dg = d + g * nb * G;                                                                      \
-        const size_t valid = rows - g * G;                                                                        \
+TARGET __attribute__((unused)) static void matmul_x8_##ISA(const int8_t *q, const uint16_t *d, const int8_t *qx, \
+                                   const float *dx, const int32_t *off, size_t m, float *y, size_t ldy, size_t nb, \
+                                   size_t rows, size_t g0, size_t g1) {                                           \
+    const size_t tg = m <= 4 ? g1 - g0 : x8_tile_groups(nb);                                                      \
+    for (size_t t0 = g0; t0 < g1; t0 += tg) {                                                                     \
+        const size_t t1 = t0 + tg < g1 ? t0 + tg : g1;                                                            \
         for (size_t j0 = 0; j0 < m; j0 += 4) {                                                                    \
             const int8_t *xj = qx + j0 * nb * QK;                                                                 \
             const float *sj = dx + j0 * nb;                                                                       \
             const int32_t *oj = off + j0 * nb;                                                                    \
-            float *yj = y + j0 * ldy + g * G;                                                                     \
-            switch (m - j0 >= 4 ? 4 : (int)(m - j0)) {                                                            \
-            case 4: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 4); break;                             \
-            case 3: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 3); break;                             \
-            case 2: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 2); break;                             \
-            default: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 1); break;                            \
+            for (size_t g = t0; g < t1; g++) {                                                                    \
+                const int8_t *qg = q + g * nb * BLOCK_BYTES;                                                      \
+                const uint16_t *dg = d + g * nb * G;                                                              \
+                const size_t valid = rows - g * G;                                                                \
+                float *yj = y + j0 * ldy + g * G;                                                                 \
+                switch (m - j0 >= 4 ? 4 : (int)(m - j0)) {                                                        \
+                case 4: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 4); break;                         \
+                case 3: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 3); break;                         \
+                case 2: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 2); break;                         \
+                default: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 1); break;                        \
+                }                                                                                                 \
             }                                                                                                     \
         }                                                                                                         \
     }                                                                                                             \
@@ -217,6 +229,66 @@ TARGET static void matmul_x8_##ISA(const int8_t *q, const uint16_t *d, const int
 X8_KERNELS(avx2, VV_AVX2)
 X8_KERNELS(avxvnni, VV_AVXVNNI)
 X8_KERNELS(avx512vl, VV_AVX512VNNI)
+
+/* AVX-512 VL (32 vector registers): J <= 8 activation rows against one group with the group's block held in
+ * registers, its 8 chunks loaded and offset by XOR once for all J rows (the kernel above reloads them per row),
+ * then 8 vpdpbusd per row with the activation bytes broadcast from memory. Each row keeps the one-row arithmetic
+ * (the same integer sums, the same scale product and fused multiply-add per block in block order). */
+VV_AVX512VNNI static inline __attribute__((always_inline)) void tile_x8_avx512vl(const int8_t *qg,
+        const uint16_t *dg, const int8_t *qx, const float *dx, const int32_t *off, float *y, size_t ldy, size_t nb,
+        size_t valid, const int J) {
+    const __m256i m80 = _mm256_set1_epi8((char)0x80);
+    __m256 acc[8];
+    for (int j = 0; j < J; j++) acc[j] = _mm256_setzero_ps();
+    for (size_t b = 0; b < nb; b++) {
+        const int8_t *blk = qg + b * BLOCK_BYTES;
+        x8_prefetch(blk + X8_PREFETCH_BLOCKS * BLOCK_BYTES);
+        __m256i w[8];
+        for (int c = 0; c < 8; c++) w[c] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 32 * c)), m80);
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(dg + b * G)));
+        for (int j = 0; j < J; j++) {
+            const int8_t *xb = qx + (j * nb + b) * QK;
+            __m256i s = _mm256_set1_epi32(off[j * nb + b]);
+            for (int c = 0; c < 8; c++) s = _mm256_dpbusd_epi32(s, w[c], _mm256_set1_epi32(vv_load4(xb + 4 * c)));
+            acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(dx[j * nb + b])), _mm256_cvtepi32_ps(s), acc[j]);
+        }
+    }
+    for (int j = 0; j < J; j++) vv_x8_store(y + j * ldy, acc[j], valid);
+}
+
+
+VV_AVX512VNNI static void matmul_x8_tiled_avx512vl(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,
+                                             const int32_t *off, size_t m, float *y, size_t ldy, size_t nb,
+                                             size_t rows, size_t g0, size_t g1) {
+    const size_t tg = m <= 8 ? g1 - g0 : x8_tile_groups(nb);
+    for (size_t t0 = g0; t0 < g1; t0 += tg) {
+        const size_t t1 = t0 + tg < g1 ? t0 + tg : g1;
+        for (size_t j0 = 0; j0 < m; j0 += 8) {
+            const int8_t *xj = qx + j0 * nb * QK;
+            const float *sj = dx + j0 * nb;
+            const int32_t *oj = off + j0 * nb;
+            const int J = m - j0 >= 8 ? 8 : (int)(m - j0);
+            for (size_t g = t0; g < t1; g++) {
+                const int8_t *qg = q + g * nb * BLOCK_BYTES;
+                const uint16_t *dg = d + g * nb * G;
+                float *yj = y + j0 * ldy + g * G;
+                const size_t valid = rows - g * G;
+                switch (J) {
+                case 8: tile_x8_avx512vl(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 8); break;
+                case 7: tile_x8_avx512vl(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 7); break;
+                case 6: tile_x8_avx512vl(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 6); break;
+                case 5: tile_x8_avx512vl(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 5); break;
+                case 4: tile_x8_avx512vl(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 4); break;
+                case 3: tile_x8_avx512vl(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 3); break;
+                case 2: tile_x8_avx512vl(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 2); break;
+                default: tile_x8_avx512vl(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 1); break;
+                }
+            }
+        }
+    }
+}
+/* The entry points below take the tiled kernel on this path. */
+#define matmul_x8_avx512vl matmul_x8_tiled_avx512vl
 #endif
 
 VV_X8_ENTRY_POINTS(q8_0x8, int8_t)

@@ -52,7 +52,7 @@ struct FidelityCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Threads (default: all cores).", valueName: "n"))
     var threads: Int?
 
-    @Flag(help: "Also compare each q8_0 candidate with the integer prefill (bench/transcribe --int8-prefill): the teacher-forced rows go through the integer GEMM.")
+    @Flag(help: "Also compare each q8_0 candidate with the integer prefill (bench/transcribe --int8-prefill): the teacher-forced rows go through decode's integer kernels.")
     var int8Prefill = false
 
     @Flag(help: "Also compare the stored weights with an f16 key/value cache (transcribe --kv-cache f16).")

@@ -21,10 +21,6 @@ extension Linear {
                         b: weight.data.assumingMemoryBound(to: Float.self), ldb: k, c: y, ldc: ldy, beta: beta)
             return
         }
-        if weight.dtype == .q8_0 && Linear.int8GEMM {
-            int8GEMM(x, rows: rows, into: y, ldy: ldy, accumulate: accumulate)
-            return
-        }
         let n = outFeatures, budget = Linear.gemmTileElements
         let splitInputs = k > n && k * n > budget && (weight.dtype == .bf16 || weight.dtype == .f16)
         let tileCount = splitInputs ? n * min(k, max(64, budget / n / 64 * 64)) : max(16, min(n, budget / max(1, k))) * k
@@ -114,29 +110,11 @@ extension Linear {
 }
 
 extension Linear {
-    /// Opt-in: several rows times a Q8_0 weight use integer multiply-adds (`vv_gemm_q8_0`: activations rounded to
-    /// int16 with one scale per row, the weights as stored) instead of sgemm over dequantised tiles. Changes the
-    /// numerics slightly (activations to 16 bits); off by default. Process-wide.
+    /// Opt-in: products of more than `maxMatvecRows` rows times a Q8_0 weight (prefill) use the multi-row integer
+    /// kernels of decode instead of sgemm over dequantised tiles: each activation row is quantised to 8-bit blocks
+    /// as in a decode step, and every output row equals that row's one-row mat-vec bit for bit. Changes the
+    /// numerics (activations to 8 bits per block of 32); off by default. Process-wide.
     nonisolated(unsafe) public static var int8GEMM = false
-
-    /// y (=, or += with `accumulate`) x·Wᵀ for a Q8_0 weight: the rows quantised once, then the output rows split
-    /// across the threads.
-    func int8GEMM(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
-        let nb = weight.blocksPerRow, k = inFeatures, n = outFeatures, padded = nb * DType.blockLength
-        let qx = UnsafeMutablePointer<Int16>.allocate(capacity: rows * padded)
-        let dx = UnsafeMutablePointer<Float>.allocate(capacity: rows)
-        defer { qx.deallocate(); dx.deallocate() }
-        Parallel.forRanges(rows, minChunk: 16) { r0, r1 in
-            vv_quantize_rows_act_i16(x + r0 * k, r1 - r0, k, qx + r0 * padded, dx + r0)
-        }
-        let qw = weight.data.assumingMemoryBound(to: Int8.self), dw = weight.scales!.assumingMemoryBound(to: UInt16.self)
-        Parallel.forRanges(n, minChunk: 32) { o0, o1 in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: vv_gemm_q8_0_scratch_floats(nb))
-            defer { scratch.deallocate() }
-            vv_gemm_q8_0(qx, dx, rows, qw, dw, nb, o0, o1, y, ldy, accumulate ? 1 : 0, weight.interleaved8 ? 1 : 0,
-                         scratch)
-        }
-    }
 }
 
 extension Linear {

@@ -22,12 +22,14 @@ final class DecoderRuntimeCLITests: XCTestCase {
         XCTAssertEqual(exact.count, 24)
         // The fixture's greedy margins exceed 0.01; an f16 cache moves its logits by ~3e-4 relative.
         XCTAssertEqual(try tokens(["--kv-cache", "f16"]), exact)
-        // Integer prefill against the dequantised path of the same q8_0 weights. Measured (2026-12-02, stored q8_0 copy
-        // and --weights q8_0 alike): the two agree on the first 23 of 24 tokens; the 24th is a near tie of this random
-        // 64-wide model that the int8 activation rounding flips (300 against 179). The fidelity test bounds the KL.
+        // Integer prefill (prompt rows rounded to 8-bit blocks as in decode) against the dequantised path of the same
+        // q8_0 weights. Measured (2026-12-04): the integer prefill gives the exact path's 24 tokens, while the
+        // dequantised q8_0 prefill leaves them at the second token, a near tie of this random 64-wide model (310
+        // against 359). The fidelity test bounds the KL of both.
         let int8 = try tokens(["--weights", "q8_0", "--int8-prefill"]), dequantised = try tokens(["--weights", "q8_0"])
-        XCTAssertEqual(int8.count, 24)
-        XCTAssertEqual(Array(int8.prefix(23)), Array(dequantised.prefix(23)))
+        XCTAssertEqual(int8, exact)
+        XCTAssertEqual(dequantised.count, 24)
+        XCTAssertEqual(dequantised.first, exact.first)
     }
 
     func testBenchReportsTheCappedBlockFormatKernelPath() throws {
@@ -62,9 +64,11 @@ final class DecoderRuntimeCLITests: XCTestCase {
         let results = json["results"] as! [[String: Any]]
         XCTAssertEqual(results.map { $0["weights"] as? String }, ["q8_0", "q8_0+int8-prefill", "stored+kv-f16"])
         let kl = results.map { $0["mean_kl"] as! Double }
-        // The integer prefill adds the rounding of activations to 16 bits on top of q8_0's: measured 2.7056e-4 against
-        // q8_0's 2.7066e-4 here (10% allowed). The f16 cache alone is far below q8_0: measured 3.6e-8.
-        XCTAssertEqual(kl[1], kl[0], accuracy: kl[0] * 0.1)
+        // The integer prefill adds the rounding of the prompt rows' activations to 8-bit blocks on top of q8_0's weight
+        // rounding: measured 4.35e-4 against q8_0's 2.71e-4 here (the 16-bit per-row rounding of the earlier integer
+        // path gave 2.7056e-4). The f16 cache alone is far below q8_0: measured 3.6e-8.
+        XCTAssertGreaterThan(kl[1], kl[0])
+        XCTAssertLessThan(kl[1], kl[0] * 2.5)
         XCTAssertLessThan(kl[2], kl[0] / 10)
         XCTAssertGreaterThan(kl[2], 0)
     }

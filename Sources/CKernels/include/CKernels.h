@@ -74,7 +74,8 @@ void vv_matvec_q4_0x8(const uint8_t *q, const uint16_t *d, const int8_t *qx, con
 void vv_matmul_q4_0x8(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, size_t m,
                       float *y, size_t ldy, size_t nb, size_t rows, size_t g0, size_t g1);
 /* Q8_0 in the same x8 decode layout (quant_q8_0x8.c): payload groups * nb * 256 bytes, scales groups * nb * 8
- * f16 (groups = vv_q4_0x8_groups(rows)); the same per-row arithmetic as the Q4_0 x8 layout. */
+ * f16 (groups = vv_q4_0x8_groups(rows)); the same per-row arithmetic as the Q4_0 x8 layout. Its multi-row product
+ * also serves the integer prefill (any m: cache-blocked over L2-sized tiles of groups when m is large). */
 void vv_q8_0_interleave8(const int8_t *q, const uint16_t *d, size_t rows, size_t nb, int8_t *qo, uint16_t *dout);
 void vv_dequant_rows_q8_0x8(const int8_t *q, const uint16_t *d, size_t cols, size_t r0, size_t n, float *dst);
 void vv_matvec_q8_0x8(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx, float *y,

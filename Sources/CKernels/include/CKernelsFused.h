@@ -64,15 +64,4 @@ void vv_attention_rows(const float *const *q, const size_t *pos, size_t rows, co
  * vv_widen_f16. */
 void vv_narrow_f16(const float *src, uint16_t *dst, size_t n);
 
-/* ---- Integer GEMM over Q8_0 weights (quant_gemm.c) ----
- * Activation rows quantised to int16 with one f32 scale per row (dx = max|x| / 32767): q [rows][nb*32], zero
- * padded. y[i * ldy + o] (=, or += with accumulate) dx[i] * sum_b f16(dw[o, b]) * dot(qw[o, b, :], q[i, b, :])
- * for i < m, o in [o0, o1). x8: qw and dw are in the interleaved decode layout (vv_q8_0_interleave8); each weight
- * row is copied out of it into scratch first. scratch: vv_gemm_q8_0_scratch_floats(nb) floats per thread. Every
- * path gives the same bits. */
-void vv_quantize_rows_act_i16(const float *x, size_t rows, size_t cols, int16_t *q, float *dx);
-size_t vv_gemm_q8_0_scratch_floats(size_t nb);
-void vv_gemm_q8_0(const int16_t *q, const float *dx, size_t m, const int8_t *qw, const uint16_t *dw, size_t nb,
-                  size_t o0, size_t o1, float *y, size_t ldy, int accumulate, int x8, float *scratch);
-
 #endif
