@@ -207,7 +207,7 @@ extension Benchmark {
         var loadSeconds = Date().timeIntervalSince(t)
         let decoderFormat = model.decoderWeightFormat
         if int8Prefill {
-            guard decoderFormat == .q8_0 else { throw BenchmarkError.int8PrefillNeedsQ8(decoderFormat.userName) }
+            guard decoderFormat.isBlockFormat else { throw BenchmarkError.int8PrefillNeedsBlockFormat(decoderFormat.userName) }
         }
         Linear.int8GEMM = int8Prefill
         defer { Linear.int8GEMM = false }

@@ -9,7 +9,7 @@ extension Benchmark {
         public static let sweepLengths = [513, 2313]
 
         public var kvCache: KVCache.Format = .f32
-        /// Products of several rows used the integer path (Q8_0 weights, `Linear.int8GEMM`).
+        /// Products of several rows used the integer path (Q8_0 or Q4_0 weights, `Linear.int8GEMM`).
         public var int8Prefill = false
         /// Seconds in attention during the run's prefill.
         public var attentionSeconds = 0.0
@@ -85,12 +85,12 @@ extension Benchmark {
 
 /// A bench request the model cannot serve.
 public enum BenchmarkError: Error, CustomStringConvertible, Sendable {
-    case int8PrefillNeedsQ8(String)
+    case int8PrefillNeedsBlockFormat(String)
 
     public var description: String {
         switch self {
-        case let .int8PrefillNeedsQ8(format):
-            return "--int8-prefill needs 8-bit decoder weights (q8_0: --weights q8_0 or a q8_0 checkpoint); these are \(format)"
+        case let .int8PrefillNeedsBlockFormat(format):
+            return "--int8-prefill needs block-format decoder weights (q8_0 or q4_0: --weights or a quantised checkpoint); these are \(format)"
         }
     }
 }

@@ -106,9 +106,6 @@ struct BenchCommand: ParsableCommand {
         }
         if let list = batchSizes { _ = try Self.parseBatchSizes(list) }
         if (batchSizes != nil || forcedDrafts) && model == nil { throw CLIUsageError("--batch-sizes and --forced-drafts need --model DIR") }
-        if runtime.int8Prefill, let w = weights, DType(blockFormatName: w) != .q8_0 {
-            throw CLIUsageError("--int8-prefill needs 8-bit weights (q8_0); --weights is \(w)")
-        }
     }
 
     func run() throws {

@@ -11,14 +11,14 @@ struct DecoderRuntimeOptions: ParsableArguments {
         valueName: "f32|f16"))
     var kvCache: KVCache.Format = .f32
 
-    @Flag(help: "With 8-bit (q8_0) decoder weights: prefill with decode's integer kernels (each prompt row's activations rounded to 8-bit blocks exactly as a decode step rounds them) instead of sgemm over dequantised tiles. About 2.5x faster where the CPU has AVX-512 VNNI; with AVX2 alone slower than sgemm. Opt-in: it changes the numerics (see the fidelity command's --int8-prefill).")
+    @Flag(help: "With q8_0 or q4_0 decoder weights: prefill with decode's integer kernels (each prompt row's activations rounded to 8-bit blocks exactly as a decode step rounds them) instead of sgemm over dequantised tiles. About 2.5x faster where the CPU has AVX-512 VNNI; with AVX2 alone slower than sgemm. Opt-in: it changes the numerics (see the fidelity command's --int8-prefill).")
     var int8Prefill = false
 
     /// Turns the integer path on for a loaded decoder, or says why it cannot be.
     func enableInt8Prefill(for format: DType) throws {
         guard int8Prefill else { return }
-        guard format == .q8_0 else {
-            throw CLIUsageError("--int8-prefill needs 8-bit weights (q8_0); this decoder's weights are \(format.userName)")
+        guard format.isBlockFormat else {
+            throw CLIUsageError("--int8-prefill needs block-format weights (q8_0 or q4_0); this decoder's weights are \(format.userName)")
         }
         Linear.int8GEMM = true
     }

@@ -15,7 +15,7 @@ struct FidelityCommand: ParsableCommand {
         divergence KL(reference || quantised), top-1 agreement, largest and mean absolute logit error. With --ids \
         a given text-only id sequence (a JSON array) is used instead. --dump writes the ids and every logit \
         matrix (raw little-endian f32 [positions, vocab]) for comparisons with other engines. --int8-prefill adds \
-        each q8_0 candidate again with the integer prefill; --kv-cache-f16 adds the stored weights with an f16 \
+        each quantised candidate again with the integer prefill; --kv-cache-f16 adds the stored weights with an f16 \
         key/value cache.
         """
     )
@@ -52,7 +52,7 @@ struct FidelityCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Threads (default: all cores).", valueName: "n"))
     var threads: Int?
 
-    @Flag(help: "Also compare each q8_0 candidate with the integer prefill (bench/transcribe --int8-prefill): the teacher-forced rows go through decode's integer kernels.")
+    @Flag(help: "Also compare each quantised candidate with the integer prefill (bench/transcribe --int8-prefill): the teacher-forced rows go through decode's integer kernels.")
     var int8Prefill = false
 
     @Flag(help: "Also compare the stored weights with an f16 key/value cache (transcribe --kv-cache f16).")
@@ -125,7 +125,7 @@ struct FidelityCommand: ParsableCommand {
         }
 
         var results: [WeightFidelity.Result] = []
-        // (name, load, integer prefill): each candidate once as asked, and again with the integer prefill if q8_0.
+        // (name, load, integer prefill): each candidate once as asked, and again with the integer prefill.
         var candidates: [(String, () throws -> VibeVoiceASRModel, Bool)] = formats.map { name in
             (name, { try VibeVoiceASRModel(directory: dir, weights: DType(blockFormatName: name)!) }, false)
         }
@@ -133,9 +133,8 @@ struct FidelityCommand: ParsableCommand {
             candidates.append((URL(fileURLWithPath: q).lastPathComponent, { try VibeVoiceASRModel(directory: URL(fileURLWithPath: q)) }, false))
         }
         if int8Prefill {
-            // The q8_0 format, and any quantised checkpoint (its format is known once loaded).
-            let quantizedNames = Set(quantized.map { URL(fileURLWithPath: $0).lastPathComponent })
-            for (name, load, _) in candidates where name == "q8_0" || quantizedNames.contains(name) {
+            // Every candidate is a block format (a quantised checkpoint's is checked once loaded).
+            for (name, load, _) in candidates {
                 candidates.append((name + "+int8-prefill", load, true))
             }
         }
@@ -149,8 +148,8 @@ struct FidelityCommand: ParsableCommand {
             do {
                 let m = try load()
                 if integer {
-                    guard m.decoder.mainWeightFormat == .q8_0 else {
-                        log("\(name): skipped (the integer prefill needs q8_0 weights)")
+                    guard m.decoder.mainWeightFormat.isBlockFormat else {
+                        log("\(name): skipped (the integer prefill needs q8_0 or q4_0 weights)")
                         continue
                     }
                     Linear.int8GEMM = true

@@ -110,7 +110,7 @@ extension Linear {
 }
 
 extension Linear {
-    /// Opt-in: products of more than `maxMatvecRows` rows times a Q8_0 weight (prefill) use the multi-row integer
+    /// Opt-in: products of more than `maxMatvecRows` rows times a Q8_0 or Q4_0 weight (prefill) use the multi-row integer
     /// kernels of decode instead of sgemm over dequantised tiles: each activation row is quantised to 8-bit blocks
     /// as in a decode step, and every output row equals that row's one-row mat-vec bit for bit. Changes the
     /// numerics (activations to 8 bits per block of 32); off by default. Process-wide.

@@ -8,7 +8,7 @@ import CKernels
 /// the weight once and give each row the one-row result bit for bit. More rows (prefill, encoders) go
 /// through BLAS sgemm; non-f32 weights are widened (dequantised) to f32 one tile
 /// of output rows at a time, so the full weight is never widened. With the opt-in `int8GEMM`, any number of rows
-/// times a Q8_0 weight take the multi-row integer kernels instead (cache-blocked for many rows).
+/// times a Q8_0 or Q4_0 weight take the multi-row integer kernels instead (cache-blocked for many rows).
 public struct Linear: @unchecked Sendable {
     public let weight: WeightTensor
     public let bias: [Float]?
@@ -39,7 +39,7 @@ public struct Linear: @unchecked Sendable {
         if rows == 1 {
             matvec(x, into: y)
             if let bias { for o in 0..<outFeatures { y[o] += bias[o] } }
-        } else if rows > 1 && (rows <= Linear.maxMatvecRows || (Linear.int8GEMM && weight.dtype == .q8_0)) {
+        } else if rows > 1 && (rows <= Linear.maxMatvecRows || (Linear.int8GEMM && weight.dtype.isBlockFormat)) {
             matmulRows(x, rows: rows, into: y, ldy: ldy)
             if let bias {
                 for r in 0..<rows { for o in 0..<outFeatures { y[r * ldy + o] += bias[o] } }

@@ -3,9 +3,9 @@ import Foundation
 import CKernels
 @testable import VibeVoiceCompute
 
-/// The opt-in integer prefill over Q8_0 weights: many rows through the multi-row integer kernels, every output row
-/// bit-identical to that row's one-row decode step on every kernel path and in both weight layouts, and a Linear
-/// layer with it within the 8-bit activation rounding of the dequantised-sgemm path.
+/// The opt-in integer prefill over Q8_0 and Q4_0 weights: many rows through the multi-row integer kernels, every
+/// output row bit-identical to that row's one-row decode step on every kernel path and in both weight layouts, and a
+/// Linear layer with it within the 8-bit activation rounding of the dequantised-sgemm path.
 final class Int8GEMMTests: XCTestCase {
     override func tearDown() {
         vv_quant_set_max_level(Int32(VV_QUANT_AVX512VNNI))
@@ -29,9 +29,12 @@ final class Int8GEMMTests: XCTestCase {
         // 64-row blocks of the stored layout (70); output counts not multiples of the 8-row groups (33, 4100);
         // rows not whole blocks (40); 4100 rows of 3 blocks are 513 groups, one more than a 384 KB cache tile
         // holds, so the tiled loop takes a tile and a one-group tail.
-        for (m, n, k, bias) in [(9, 33, 40, true), (17, 64, 96, false), (70, 24, 256, true), (20, 4100, 96, true)] {
+        // Q4_0's payload is half as large, so its tile holds twice the groups: 8200 rows are one more than two tiles.
+        for (format, m, n, k, bias) in [(DType.q8_0, 9, 33, 40, true), (.q8_0, 17, 64, 96, false), (.q8_0, 70, 24, 256, true),
+                                        (.q8_0, 20, 4100, 96, true), (.q4_0, 11, 33, 40, true), (.q4_0, 70, 24, 256, false),
+                                        (.q4_0, 13, 8200, 96, true)] {
             let stored = try WeightQuantizer.quantize(OwnedWeightBuffer.tensor(random(n * k, scale: 0.05), shape: [n, k]),
-                                                      to: .q8_0)
+                                                      to: format)
             let b = bias ? random(n, scale: 1) : nil
             let x = random(m * k, scale: 2)
             for decodeLayout in [true, false] {
@@ -46,26 +49,22 @@ final class Int8GEMMTests: XCTestCase {
                     let prefill = linear.forward(x, rows: m)
                     Linear.int8GEMM = false
                     XCTAssertEqual(prefill.map(\.bitPattern), steps.map(\.bitPattern),
-                                   "(\(m),\(n),\(k)) level \(level) decode layout \(decodeLayout)")
+                                   "\(format) (\(m),\(n),\(k)) level \(level) decode layout \(decodeLayout)")
                 }
             }
         }
     }
 
-    func testIntegerPrefillIsOnlyForEightBitWeights() throws {
-        // A Q4_0 or f32 weight keeps sgemm for many rows whatever the flag says.
+    func testIntegerPrefillIsOnlyForBlockFormats() throws {
+        // A float weight keeps sgemm for many rows whatever the flag says.
         let (m, n, k) = (12, 16, 64)
         let values = random(n * k, scale: 0.05), x = random(m * k, scale: 1)
-        for format in [DType.q4_0, DType.f32] {
-            let f32 = OwnedWeightBuffer.tensor(values, shape: [n, k])
-            let w = format == .f32 ? f32 : try WeightQuantizer.quantize(f32, to: format)
-            let linear = Linear(weight: w, bias: nil)
-            let plain = linear.forward(x, rows: m)
-            Linear.int8GEMM = true
-            let flagged = linear.forward(x, rows: m)
-            Linear.int8GEMM = false
-            XCTAssertEqual(flagged.map(\.bitPattern), plain.map(\.bitPattern), "\(format)")
-        }
+        let linear = Linear(weight: OwnedWeightBuffer.tensor(values, shape: [n, k]), bias: nil)
+        let plain = linear.forward(x, rows: m)
+        Linear.int8GEMM = true
+        let flagged = linear.forward(x, rows: m)
+        Linear.int8GEMM = false
+        XCTAssertEqual(flagged.map(\.bitPattern), plain.map(\.bitPattern))
     }
 
     func testLinearWithInt8GEMMStaysWithinTheActivationRounding() throws {
