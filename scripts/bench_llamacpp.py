@@ -232,11 +232,12 @@ def llama_logits(path: Path, ids: list[int], threads: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- ours
 
-def ours_speed(model: Path, seconds: float, decode: int, threads: int) -> dict:
+def ours_speed(model: Path, seconds: float, decode: int, threads: int, extra: list[str]) -> dict:
     warm(sorted(model.glob("*.safetensors")))
     faults = major_faults(resource.RUSAGE_CHILDREN)
     run = subprocess.run([str(BIN), "bench", "--model", str(model), "--seconds", str(seconds), "--tokens", str(decode),
-                          "--threads", str(threads), "--no-encode", "--json"], capture_output=True, text=True, check=True)
+                          "--threads", str(threads), "--no-encode", "--json"] + extra,
+                         capture_output=True, text=True, check=True)
     r = json.loads(run.stdout)
     return {"prefill_tokens_per_s": r["prefill_tokens_per_s"], "decode_s_per_token": r["decode_s_per_token"],
             "prefill_tokens": r["prefill_tokens"], "peak_resident_bytes": r["peak_resident_bytes"],
@@ -277,6 +278,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--fidelity-tokens", type=int, default=256)
+    ap.add_argument("--formats", default="bf16,q8_0,q4_0", help="comma-separated formats to time")
+    ap.add_argument("--int8-prefill", action="store_true",
+                    help="time our quantised formats with --int8-prefill (decode's integer kernels for prefill)")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-fidelity", action="store_true")
     ap.add_argument("--json", type=Path)
@@ -300,20 +304,23 @@ def main() -> None:
         ggufs[fmt] = path
     ours_dirs = {"bf16": a.model, **quantized}
 
-    results: dict = {"prompt_tokens": a.prompt_tokens, "decode_steps": a.decode, "threads": a.threads, "speed": {}, "fidelity": {}}
+    results: dict = {"prompt_tokens": a.prompt_tokens, "decode_steps": a.decode, "threads": a.threads,
+                     "ours_int8_prefill": a.int8_prefill, "speed": {}, "fidelity": {}}
+    formats = a.formats.split(",")
     if not a.skip_speed:
         rng = np.random.default_rng(0)
         prompt = [int(t) for t in rng.integers(0, 151643, a.prompt_tokens)]
         seconds = (a.prompt_tokens - 63) * 3200 / 24000          # our synthetic prompt: 63 text ids + audio slots
         runs: dict[str, list[dict]] = {}
         for r in range(a.rounds):
-            for fmt in ["bf16", "q8_0", "q4_0"]:
+            for fmt in formats:
                 if fmt in ggufs:
                     print(f"round {r + 1}: llama.cpp {fmt} ...", flush=True)
                     runs.setdefault(f"llama.cpp {fmt}", []).append(llama_speed(ggufs[fmt], prompt, a.decode, a.threads))
                 if fmt in ours_dirs:
                     print(f"round {r + 1}: ours {fmt} ...", flush=True)
-                    runs.setdefault(f"ours {fmt}", []).append(ours_speed(ours_dirs[fmt], seconds, a.decode, a.threads))
+                    extra = ["--int8-prefill"] if a.int8_prefill and fmt != "bf16" else []
+                    runs.setdefault(f"ours {fmt}", []).append(ours_speed(ours_dirs[fmt], seconds, a.decode, a.threads, extra))
         results["speed"] = runs
 
     if not a.skip_fidelity:
@@ -347,7 +354,8 @@ def report(results: dict) -> None:
 
     if speed:
         print(f"\nspeed: {results['prompt_tokens']}-token prompt, {results['decode_steps']} decode steps, "
-              f"{results['threads']} threads, ranges over {len(next(iter(speed.values())))} alternated rounds")
+              f"{results['threads']} threads, ranges over {len(next(iter(speed.values())))} alternated rounds"
+              + (", ours quantised with --int8-prefill" if results.get("ours_int8_prefill") else ""))
         print(f"{'format':6}  {'llama.cpp prefill':>18}  {'ours prefill':>14}  {'ratio':>6}  "
               f"{'llama.cpp decode':>18}  {'ours decode':>14}  {'speed ratio':>11}")
         for fmt in ["bf16", "q8_0", "q4_0"]:
