@@ -4,7 +4,7 @@ import VibeVoiceCompute
 
 extension KVCache.Format: ExpressibleByArgument {}
 
-/// `--kv-cache f32|f16` and `--int8-prefill` (transcribe, bench): how the decoder runs, not what it loads.
+/// `--kv-cache f32|f16` and `--int8-prefill` (transcribe, bench, serve): how the decoder runs, not what it loads.
 struct DecoderRuntimeOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "Key/value cache elements: f32 (exact, the default) or f16 (half the memory for long audio: about 1.55 instead of 3.1 GB for an hour; values rounded to 11 significant bits).",

@@ -12,12 +12,12 @@ enum ServeBinary {
 
     private final class Marker {}
 
-    /// `transcribe --format verbose_json --max-new-tokens 24`: the generated ids.
-    static func runTranscribe(audio: URL, model: URL) throws -> [Int] {
+    /// `transcribe --format verbose_json --max-new-tokens 24` (and `extra`): the generated ids.
+    static func runTranscribe(audio: URL, model: URL, extra: [String] = []) throws -> [Int] {
         let p = Process()
         p.executableURL = url
         p.arguments = ["transcribe", audio.path, "--model", model.path, "--format", "verbose_json",
-                       "--max-new-tokens", "24", "--quiet"]
+                       "--max-new-tokens", "24", "--quiet"] + extra
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
@@ -84,6 +84,54 @@ final class ServeCommandTests: XCTestCase {
         let rest = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertFalse((log + rest).contains("test-key-123"), "the API key never appears in the log")
         XCTAssertTrue((log + rest).contains("status=200"), log + rest)
+    }
+
+    /// `serve` with the decoder runtime options transcribes as `transcribe` with the same options does; the integer
+    /// prefill on float weights stops the server at load with the reason and exit status 1. (q4_0: its tokens on this
+    /// fixture differ from the bf16 ones from the second on, so a server that dropped the options would fail.)
+    func testServeTakesTheDecoderRuntimeOptions() throws {
+        let options = ["--weights", "q4_0", "--int8-prefill", "--kv-cache", "f16"]
+        let p = Process()
+        p.executableURL = ServeBinary.url
+        p.arguments = ["serve", "--model", ServerHarness.modelDir.path, "--port", "0", "--max-new-tokens", "24"] + options
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer { if p.isRunning { p.terminate() } }
+        var log = ""
+        let end = Date().addingTimeInterval(30)
+        func ourLine() -> Substring? { log.split(separator: "\n").first { $0.hasPrefix("listening on http://") } }
+        while ourLine() == nil, Date() < end {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            log += String(decoding: chunk, as: UTF8.self)
+        }
+        let port = try XCTUnwrap(Int(try XCTUnwrap(ourLine(), log).split(separator: ":").last ?? ""), log)
+        let form = MultipartForm(file: try Data(contentsOf: ServerHarness.audio), fields: ["response_format": "verbose_json"])
+        var reply: RawHTTP.Reply?
+        XCTAssertTrue(eventually(timeout: 60) {
+            reply = try? RawHTTP.request(port: port, method: "POST", path: "/v1/audio/transcriptions",
+                                         headers: ["Content-Type": form.contentType], body: form.body)
+            return reply?.status == 200
+        }, reply?.text ?? log)
+        let expected = try ServeBinary.runTranscribe(audio: ServerHarness.audio, model: ServerHarness.modelDir, extra: options)
+        XCTAssertEqual(expected.count, 24)
+        XCTAssertEqual(reply?.json["tokens"] as? [Int], expected)
+        p.terminate()
+        p.waitUntilExit()
+
+        let bad = Process()
+        bad.executableURL = ServeBinary.url
+        bad.arguments = ["serve", "--model", ServerHarness.modelDir.path, "--port", "0", "--int8-prefill"]
+        let badErr = Pipe()
+        bad.standardError = badErr
+        bad.standardOutput = FileHandle.nullDevice
+        try bad.run()
+        let text = String(decoding: badErr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        bad.waitUntilExit()
+        XCTAssertEqual(bad.terminationStatus, 1)
+        XCTAssertTrue(text.contains("--int8-prefill needs block-format weights (q8_0 or q4_0)"), text)
     }
 
     func testBadFlagsExitWithCode1() throws {
