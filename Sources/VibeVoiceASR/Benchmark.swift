@@ -146,6 +146,9 @@ extension Benchmark {
         public var matrixParameters: Int
         public var peakResidentBytes: Int?
         public var kernelsUseSIMD: Bool
+        /// The fraction of the decoder's stored bytes that were in the page cache at load (below 1, load or prefill
+        /// includes reading the rest from the disk: compare speeds only between runs near 1).
+        public var decoderCachedFraction = 1.0
         /// The block-format kernels' instruction-set path (scalar, avx2, avxvnni, avx512vnni).
         public var quantKernels = QuantKernelPath.current.rawValue
         /// What `prefillDetail` and the long-audio figures add (attention time, exact FLOP count, the cache).
@@ -178,6 +181,7 @@ extension Benchmark {
                 "simd_kernels": kernelsUseSIMD, "quant_kernels": quantKernels,
             ]
             out["peak_resident_bytes"] = peakResidentBytes ?? NSNull()
+            out["decoder_cached_fraction"] = decoderCachedFraction
             for (k, v) in prefillDetail.json(report: self) { out[k] = v }
             return out
         }
@@ -199,6 +203,8 @@ extension Benchmark {
         let bandwidth = memoryReadBandwidth()
         let sgemm = sgemmRate()
         log("loading \(modelDirectory.path)\(weights.map { " (quantising the decoder to \($0.userName))" } ?? "") ...")
+        // Before anything reads them: how much of the decoder the disk must still deliver.
+        let cached = try Checkpoint(directory: modelDirectory).cachedFraction(prefix: "language_model.")
         var t = Date()
         // As `transcribe` does: the decoder is built (quantised with `weights`) after the encoding; its seconds
         // count in load_s.
@@ -275,6 +281,6 @@ extension Benchmark {
                       weightBytesPerToken: model.decoder.weightBytesPerToken,
                       matrixParameters: model.decoder.matrixParameterCount,
                       peakResidentBytes: peakResidentBytes(), kernelsUseSIMD: vv_kernels_simd_enabled() != 0,
-                      prefillDetail: detail)
+                      decoderCachedFraction: cached, prefillDetail: detail)
     }
 }

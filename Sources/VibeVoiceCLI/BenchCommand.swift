@@ -155,7 +155,9 @@ struct BenchCommand: ParsableCommand {
         lines.append(String(format: "decode mat-vec stream   %.1f GB/s (%.2f of the read bandwidth)", r.matvecBandwidth / gb,
                             r.matvecBandwidth / r.bandwidth))
         lines.append(String(format: "sgemm rate              %.1f GFLOP/s", r.sgemm / gb))
-        lines.append(String(format: "load                    %.2f s", r.loadSeconds))
+        lines.append(String(format: "load                    %.2f s; %.0f%% of the decoder in the page cache at load%@",
+                            r.loadSeconds, 100 * r.decoderCachedFraction,
+                            r.decoderCachedFraction < 0.99 ? " (load or prefill reads the rest from the disk)" : ""))
         if noEncode {
             lines.append("encode                  skipped (--no-encode)")
         } else {

@@ -127,6 +127,18 @@ public final class Checkpoint: Sendable {
         return t
     }
 
+    /// The fraction of the pages of every tensor under `prefix` that are in the page cache now (1 when there are
+    /// none): below 1, their first use waits on the disk. Reads nothing.
+    public func cachedFraction(prefix: String) -> Double {
+        var cached = 0, total = 0
+        for (name, e) in entries where name.hasPrefix(prefix) {
+            let c = e.file.cachedPages(e.info)
+            cached += c.cached
+            total += c.total
+        }
+        return total > 0 ? Double(cached) / Double(total) : 1
+    }
+
     /// Drops the resident memory-mapped pages of tensor `name` (see `SafetensorsFile.releaseResidentPages`).
     public func releaseResidentPages(of name: String) {
         guard let e = entry(name) else { return }

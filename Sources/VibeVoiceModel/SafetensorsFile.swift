@@ -127,6 +127,23 @@ public final class SafetensorsFile: WeightStorageOwner, @unchecked Sendable {
         if end > start { _ = madvise(base + start, end - start, Int32(MADV_DONTNEED)) }
     }
 
+    /// How many of the pages holding `info`'s bytes are in the page cache (`mincore`), and how many pages that is.
+    /// Nothing is read or faulted in. Where the query fails, none counts as cached.
+    public func cachedPages(_ info: TensorInfo) -> (cached: Int, total: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0, info.byteCount > 0 else { return (0, 0) }
+        let start = info.fileOffset / page * page
+        let end = min(mappedLength, info.fileOffset + info.byteCount)
+        let count = (end - start + page - 1) / page
+        #if canImport(Glibc)
+        var vec = [UInt8](repeating: 0, count: count)
+        #else
+        var vec = [CChar](repeating: 0, count: count)
+        #endif
+        guard mincore(base + start, end - start, &vec) == 0 else { return (0, count) }
+        return (vec.reduce(0) { $0 + Int($1 & 1) }, count)
+    }
+
     // MARK: - Header
 
     /// Parses and checks the header of a whole file image `file` (bytes 0..<count). Pure: reads only inside `bytes`.

@@ -40,6 +40,8 @@ final class DecoderRuntimeCLITests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.stderr)
         let json = try JSONSerialization.jsonObject(with: run.stdoutData) as? [String: Any] ?? [:]
         XCTAssertEqual(json["quant_kernels"] as? String, "scalar")
+        let cached = try XCTUnwrap(json["decoder_cached_fraction"] as? Double)
+        XCTAssertTrue((0...1).contains(cached), "\(cached)")
         let bad = try CLIRunner.run(["bench", "--model", model.path, "--quant-kernels", "avx512"])
         XCTAssertEqual(bad.status, 1)
         XCTAssertTrue(bad.stderr.contains("--quant-kernels must be one of: scalar, avx2, avxvnni"), bad.stderr)

@@ -88,6 +88,12 @@ final class CheckpointTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(ckpt.tensorNames.count, 239)
         XCTAssertTrue(ckpt.ignoredTensorNames.isEmpty)
         try ckpt.validate()
+        // Just written and read back whole: every page of the decoder's tensors is in the page cache.
+        for f in try FileManager.default.contentsOfDirectory(at: tempDir, includingPropertiesForKeys: nil) {
+            _ = try Data(contentsOf: f)
+        }
+        XCTAssertEqual(ckpt.cachedFraction(prefix: "language_model."), 1)
+        XCTAssertEqual(ckpt.cachedFraction(prefix: "no such prefix."), 1)
 
         // Every tensor reads back exactly, in its stored dtype, from the shard the index names.
         for (k, (name, shape)) in CheckpointNames.expectedShapes(for: cfg).enumerated() {
