@@ -96,6 +96,48 @@ VV_AVX2 static inline __m256 vv_q_scales8(const uint16_t *d, const float *dx) {
 #endif
 
 
+/* Groups per cache tile of an x8 layout's many-row product (the integer prefill): about 384 KB of payload
+ * (block_bytes per group and block), which stays in L2 while every block of activation rows passes over it. */
+static inline size_t vv_x8_tile_groups(size_t nb, size_t block_bytes) {
+    const size_t t = (384u << 10) / (nb * block_bytes);
+    return t ? t : 1;
+}
+
+/* Defines NAME, the multi-row product of an x8 layout (W payload, block_bytes per group and block) over groups
+ * [g0, g1): GROUP(qg, dg, qx, dx, off, y, ldy, nb, valid, J) takes J <= JT activation rows against one group.
+ * Up to JT rows take all the groups in one pass (the weights stream from memory once); more rows go over
+ * L2-sized tiles of groups, one pass over a tile per block of JT rows (not per row). */
+#define VV_X8_TILED_MATMUL(NAME, TARGET, W, BLOCK_BYTES, GROUP, JT)                                             \
+TARGET __attribute__((unused)) static void NAME(const W *q, const uint16_t *d, const int8_t *qx, const float *dx, \
+        const int32_t *off, size_t m, float *y, size_t ldy, size_t nb, size_t rows, size_t g0, size_t g1) {      \
+    const size_t tg = m <= (JT) ? g1 - g0 : vv_x8_tile_groups(nb, BLOCK_BYTES);                               \
+    for (size_t t0 = g0; t0 < g1; t0 += tg) {                                                                  \
+        const size_t t1 = t0 + tg < g1 ? t0 + tg : g1;                                                         \
+        for (size_t j0 = 0; j0 < m; j0 += (JT)) {                                                              \
+            const int8_t *xj = qx + j0 * nb * QK;                                                              \
+            const float *sj = dx + j0 * nb;                                                                    \
+            const int32_t *oj = off + j0 * nb;                                                                 \
+            const int J = m - j0 >= (JT) ? (JT) : (int)(m - j0);                                               \
+            for (size_t g = t0; g < t1; g++) {                                                                 \
+                const W *qg = q + g * nb * (BLOCK_BYTES);                                                      \
+                const uint16_t *dg = d + g * nb * 8;                                                           \
+                const size_t valid = rows - g * 8;                                                             \
+                float *yj = y + j0 * ldy + g * 8;                                                              \
+                switch (J) {                                                                                   \
+                case 8: GROUP(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 8); break;                               \
+                case 7: GROUP(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 7); break;                               \
+                case 6: GROUP(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 6); break;                               \
+                case 5: GROUP(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 5); break;                               \
+                case 4: GROUP(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 4); break;                               \
+                case 3: GROUP(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 3); break;                               \
+                case 2: GROUP(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 2); break;                               \
+                default: GROUP(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 1); break;                              \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+    }                                                                                                          \
+}
+
 /* The public mat-vec and multi-row entry points of an x8 layout (quant_q4_0x8.c, quant_q8_0x8.c), defined in
  * the layout's file over its own static kernels: x8_offset (the exact per-block offset the SIMD dot products
  * start from), matvec_x8_{avx2,avxvnni,avx512vl}, matmul_x8_* and the scalar reference matvec_x8_scalar. W is

@@ -184,14 +184,6 @@ static inline void x8_prefetch(const uint8_t *p) {
     _mm_prefetch((const char *)p + 64, _MM_HINT_T0);
 }
 
-/* Groups per cache tile of the many-row product (the integer prefill): about 384 KB of payload, which stays in
- * L2 while every block of JT activation rows passes over it. Few rows take all their groups in one pass: the
- * weights then stream from memory once. */
-static size_t x8_tile_groups(size_t nb) {
-    const size_t t = (384u << 10) / (nb * BLOCK_BYTES);
-    return t ? t : 1;
-}
-
 #define X8_KERNELS(ISA, TARGET, JT)                                                                                    \
 TARGET static void matvec_x8_##ISA(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,        \
                                    const int32_t *off, float *y, size_t nb, size_t rows, size_t g0, size_t g1) {  \
@@ -232,36 +224,7 @@ TARGET static inline __attribute__((always_inline)) void group_x8_##ISA(const ui
     }                                                                                                             \
     for (int j = 0; j < J; j++) vv_x8_store(y + j * ldy, acc[j], valid);                                             \
 }                                                                                                                 \
-TARGET static void matmul_x8_##ISA(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,        \
-                                   const int32_t *off, size_t m, float *y, size_t ldy, size_t nb, size_t rows,    \
-                                   size_t g0, size_t g1) {                                                        \
-    const size_t tg = m <= JT ? g1 - g0 : x8_tile_groups(nb);                                                     \
-    for (size_t t0 = g0; t0 < g1; t0 += tg) {                                                                     \
-        const size_t t1 = t0 + tg < g1 ? t0 + tg : g1;                                                            \
-        for (size_t j0 = 0; j0 < m; j0 += JT) {                                                                   \
-            const int8_t *xj = qx + j0 * nb * QK;                                                                 \
-            const float *sj = dx + j0 * nb;                                                                       \
-            const int32_t *oj = off + j0 * nb;                                                                    \
-            const int J = m - j0 >= JT ? JT : (int)(m - j0);                                                      \
-            for (size_t g = t0; g < t1; g++) {                                                                    \
-                const uint8_t *qg = q + g * nb * BLOCK_BYTES;                                                     \
-                const uint16_t *dg = d + g * nb * G;                                                              \
-                const size_t valid = rows - g * G;                                                                \
-                float *yj = y + j0 * ldy + g * G;                                                                 \
-                switch (J) {                                                                                      \
-                case 8: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 8); break;                         \
-                case 7: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 7); break;                         \
-                case 6: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 6); break;                         \
-                case 5: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 5); break;                         \
-                case 4: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 4); break;                         \
-                case 3: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 3); break;                         \
-                case 2: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 2); break;                         \
-                default: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 1); break;                        \
-                }                                                                                                 \
-            }                                                                                                     \
-        }                                                                                                         \
-    }                                                                                                             \
-}
+VV_X8_TILED_MATMUL(matmul_x8_##ISA, TARGET, uint8_t, BLOCK_BYTES, group_x8_##ISA, JT)
 
 /* JT: activation rows per register tile, 4 with 16 vector registers, 8 with AVX-512's 32. */
 X8_KERNELS(avx2, VV_AVX2, 4)

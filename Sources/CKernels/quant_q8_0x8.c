@@ -157,14 +157,6 @@ static inline void x8_prefetch(const int8_t *p) {
     for (int l = 0; l < 4; l++) _mm_prefetch((const char *)p + 64 * l, _MM_HINT_T0);
 }
 
-/* Groups per cache tile of the many-row product: about 384 KB of payload, which stays in L2 while every block of
- * activation rows (8 on the AVX-512 path, 4 on the others) passes over it (one pass over the tile per row block, not per row). Few rows take all
- * their groups in one pass: the weights then stream from memory once. */
-static size_t x8_tile_groups(size_t nb) {
-    const size_t t = (384u << 10) / (nb * BLOCK_BYTES);
-    return t ? t : 1;
-}
-
 #define X8_KERNELS(ISA, TARGET)                                                                                    \
 TARGET static void matvec_x8_##ISA(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,         \
                                    const int32_t *off, float *y, size_t nb, size_t rows, size_t g0, size_t g1) {  \
@@ -182,12 +174,12 @@ TARGET static void matvec_x8_##ISA(const int8_t *q, const uint16_t *d, const int
         vv_x8_store(y + g * G, acc, rows - g * G);                                                                   \
     }                                                                                                             \
 }                                                                                                                 \
-/* J <= 4 activation rows against one group, each with the one-row arithmetic (each output equals the mat-vec   \
- * of that row bit for bit); the group's payload is read from memory once for all J. */                          \
+/* J <= 4 activation rows (16 vector registers) against one group, each with the one-row arithmetic (each      \
+ * output equals the mat-vec of that row bit for bit); the group's payload is read from memory once for all J. */ \
 TARGET static inline __attribute__((always_inline)) void group_x8_##ISA(const int8_t *qg, const uint16_t *dg,    \
         const int8_t *qx, const float *dx, const int32_t *off, float *y, size_t ldy, size_t nb, size_t valid,    \
         const int J) {                                                                                            \
-    __m256 acc[4];                                                                                                \
+    __m256 acc[8];                                                                                                \
     for (int j = 0; j < J; j++) acc[j] = _mm256_setzero_ps();                                                     \
     for (size_t b = 0; b < nb; b++) {                                                                             \
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(dg + b * G)));                        \
@@ -200,31 +192,7 @@ TARGET static inline __attribute__((always_inline)) void group_x8_##ISA(const in
     }                                                                                                             \
     for (int j = 0; j < J; j++) vv_x8_store(y + j * ldy, acc[j], valid);                                             \
 }                                                                                                                 \
-TARGET __attribute__((unused)) static void matmul_x8_##ISA(const int8_t *q, const uint16_t *d, const int8_t *qx, \
-                                   const float *dx, const int32_t *off, size_t m, float *y, size_t ldy, size_t nb, \
-                                   size_t rows, size_t g0, size_t g1) {                                           \
-    const size_t tg = m <= 4 ? g1 - g0 : x8_tile_groups(nb);                                                      \
-    for (size_t t0 = g0; t0 < g1; t0 += tg) {                                                                     \
-        const size_t t1 = t0 + tg < g1 ? t0 + tg : g1;                                                            \
-        for (size_t j0 = 0; j0 < m; j0 += 4) {                                                                    \
-            const int8_t *xj = qx + j0 * nb * QK;                                                                 \
-            const float *sj = dx + j0 * nb;                                                                       \
-            const int32_t *oj = off + j0 * nb;                                                                    \
-            for (size_t g = t0; g < t1; g++) {                                                                    \
-                const int8_t *qg = q + g * nb * BLOCK_BYTES;                                                      \
-                const uint16_t *dg = d + g * nb * G;                                                              \
-                const size_t valid = rows - g * G;                                                                \
-                float *yj = y + j0 * ldy + g * G;                                                                 \
-                switch (m - j0 >= 4 ? 4 : (int)(m - j0)) {                                                        \
-                case 4: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 4); break;                         \
-                case 3: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 3); break;                         \
-                case 2: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 2); break;                         \
-                default: group_x8_##ISA(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 1); break;                        \
-                }                                                                                                 \
-            }                                                                                                     \
-        }                                                                                                         \
-    }                                                                                                             \
-}
+VV_X8_TILED_MATMUL(matmul_x8_##ISA, TARGET, int8_t, BLOCK_BYTES, group_x8_##ISA, 4)
 
 X8_KERNELS(avx2, VV_AVX2)
 X8_KERNELS(avxvnni, VV_AVXVNNI)
@@ -255,38 +223,8 @@ VV_AVX512VNNI static inline __attribute__((always_inline)) void tile_x8_avx512vl
     }
     for (int j = 0; j < J; j++) vv_x8_store(y + j * ldy, acc[j], valid);
 }
+VV_X8_TILED_MATMUL(matmul_x8_tiled_avx512vl, VV_AVX512VNNI, int8_t, BLOCK_BYTES, tile_x8_avx512vl, 8)
 
-
-VV_AVX512VNNI static void matmul_x8_tiled_avx512vl(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,
-                                             const int32_t *off, size_t m, float *y, size_t ldy, size_t nb,
-                                             size_t rows, size_t g0, size_t g1) {
-    const size_t tg = m <= 8 ? g1 - g0 : x8_tile_groups(nb);
-    for (size_t t0 = g0; t0 < g1; t0 += tg) {
-        const size_t t1 = t0 + tg < g1 ? t0 + tg : g1;
-        for (size_t j0 = 0; j0 < m; j0 += 8) {
-            const int8_t *xj = qx + j0 * nb * QK;
-            const float *sj = dx + j0 * nb;
-            const int32_t *oj = off + j0 * nb;
-            const int J = m - j0 >= 8 ? 8 : (int)(m - j0);
-            for (size_t g = t0; g < t1; g++) {
-                const int8_t *qg = q + g * nb * BLOCK_BYTES;
-                const uint16_t *dg = d + g * nb * G;
-                float *yj = y + j0 * ldy + g * G;
-                const size_t valid = rows - g * G;
-                switch (J) {
-                case 8: tile_x8_avx512vl(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 8); break;
-                case 7: tile_x8_avx512vl(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 7); break;
-                case 6: tile_x8_avx512vl(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 6); break;
-                case 5: tile_x8_avx512vl(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 5); break;
-                case 4: tile_x8_avx512vl(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 4); break;
-                case 3: tile_x8_avx512vl(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 3); break;
-                case 2: tile_x8_avx512vl(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 2); break;
-                default: tile_x8_avx512vl(qg, dg, xj, sj, oj, yj, ldy, nb, valid, 1); break;
-                }
-            }
-        }
-    }
-}
 /* The entry points below take the tiled kernel on this path. */
 #define matmul_x8_avx512vl matmul_x8_tiled_avx512vl
 #endif
