@@ -12,6 +12,28 @@ enum ServeBinary {
 
     private final class Marker {}
 
+    /// Starts `serve` with `arguments` (standard error piped) and waits up to 30 s for its
+    /// "listening on http://HOST:PORT" line: the process, the pipe, what it logged so far and the port (nil if
+    /// the line never came).
+    static func startServe(_ arguments: [String]) throws -> (process: Process, stderr: Pipe, log: String, port: Int?) {
+        let p = Process()
+        p.executableURL = url
+        p.arguments = ["serve"] + arguments
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        var log = ""
+        let end = Date().addingTimeInterval(30)
+        func ourLine() -> Substring? { log.split(separator: "\n").first { $0.hasPrefix("listening on http://") } }
+        while ourLine() == nil, Date() < end {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            log += String(decoding: chunk, as: UTF8.self)
+        }
+        return (p, err, log, ourLine().flatMap { Int($0.split(separator: ":").last ?? "") })
+    }
+
     /// `transcribe --format verbose_json --max-new-tokens 24` (and `extra`): the generated ids.
     static func runTranscribe(audio: URL, model: URL, extra: [String] = []) throws -> [Int] {
         let p = Process()
@@ -34,27 +56,10 @@ enum ServeBinary {
 /// after the request in flight is answered.
 final class ServeCommandTests: XCTestCase {
     func testServeAnswersAndExitsCleanlyOnSIGTERM() throws {
-        let p = Process()
-        p.executableURL = ServeBinary.url
-        p.arguments = ["serve", "--model", ServerHarness.modelDir.path, "--port", "0", "--max-new-tokens", "24",
-                       "--api-key", "test-key-123"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
+        let (p, err, log, listening) = try ServeBinary.startServe(["--model", ServerHarness.modelDir.path, "--port", "0",
+                                                                   "--max-new-tokens", "24", "--api-key", "test-key-123"])
         defer { if p.isRunning { p.terminate() } }
-
-        // "listening on http://127.0.0.1:PORT"
-        var log = ""
-        let end = Date().addingTimeInterval(30)
-        func ourLine() -> Substring? { log.split(separator: "\n").first { $0.hasPrefix("listening on http://") } }
-        while ourLine() == nil, Date() < end {
-            let chunk = err.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            log += String(decoding: chunk, as: UTF8.self)
-        }
-        let line = try XCTUnwrap(ourLine(), log)
-        let port = try XCTUnwrap(Int(line.split(separator: ":").last ?? ""), log)
+        let port = try XCTUnwrap(listening, log)
 
         XCTAssertTrue(eventually(timeout: 30) { (try? RawHTTP.request(port: port, path: "/health").status) == 200 })
         XCTAssertEqual(try RawHTTP.request(port: port, path: "/v1/models").status, 401)
@@ -91,23 +96,10 @@ final class ServeCommandTests: XCTestCase {
     /// fixture differ from the bf16 ones from the second on, so a server that dropped the options would fail.)
     func testServeTakesTheDecoderRuntimeOptions() throws {
         let options = ["--weights", "q4_0", "--int8-prefill", "--kv-cache", "f16"]
-        let p = Process()
-        p.executableURL = ServeBinary.url
-        p.arguments = ["serve", "--model", ServerHarness.modelDir.path, "--port", "0", "--max-new-tokens", "24"] + options
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
+        let (p, _, log, listening) = try ServeBinary.startServe(["--model", ServerHarness.modelDir.path, "--port", "0",
+                                                                 "--max-new-tokens", "24"] + options)
         defer { if p.isRunning { p.terminate() } }
-        var log = ""
-        let end = Date().addingTimeInterval(30)
-        func ourLine() -> Substring? { log.split(separator: "\n").first { $0.hasPrefix("listening on http://") } }
-        while ourLine() == nil, Date() < end {
-            let chunk = err.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            log += String(decoding: chunk, as: UTF8.self)
-        }
-        let port = try XCTUnwrap(Int(try XCTUnwrap(ourLine(), log).split(separator: ":").last ?? ""), log)
+        let port = try XCTUnwrap(listening, log)
         let form = MultipartForm(file: try Data(contentsOf: ServerHarness.audio), fields: ["response_format": "verbose_json"])
         var reply: RawHTTP.Reply?
         XCTAssertTrue(eventually(timeout: 60) {
