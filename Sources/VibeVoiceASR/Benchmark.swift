@@ -74,15 +74,24 @@ public enum Benchmark {
     }
 
     /// The cost of `m` activation rows through the multi-row mat-vec kernels relative to one row, for each
-    /// `m` in `rows`, on a 512 MB weight of `dtype` (contenders alternated, best of `rounds`).
-    public static func multiRowCosts(dtype: DType, rows: [Int] = [1, 2, 4, 8], rounds: Int = 3) -> [Int: Double] {
+    /// `m` in `rows`, on a 512 MB weight of `dtype`: the median over `rounds` of each m-row time against a one-row time taken
+    /// just before it.
+    public static func multiRowCosts(dtype: DType, rows: [Int] = [1, 2, 4, 8], rounds: Int = 5) -> [Int: Double] {
         let weight = syntheticWeight(dtype: dtype)
-        var best = [Int: Double]()
+        _ = matvecSeconds(weight, rows: 1, repeats: 2)   // warm the pages, the threads and the clock
+        var ratios = [Int: [Double]]()
         for _ in 0..<rounds {
-            for m in rows { best[m] = min(best[m] ?? .infinity, matvecSeconds(weight, rows: m, repeats: 1)) }
+            for m in rows where m > 1 {
+                // Each m-row time against a one-row time taken just before it: the host's load and clock drift
+                // between measurements, and a ratio of neighbours cancels most of that.
+                let one = matvecSeconds(weight, rows: 1, repeats: 1)
+                let many = matvecSeconds(weight, rows: m, repeats: 1)
+                ratios[m, default: []].append(many / one)
+            }
         }
-        let one = best[1] ?? matvecSeconds(weight, rows: 1)
-        return best.mapValues { $0 / one }
+        var costs = ratios.mapValues { r in r.sorted()[r.count / 2] }
+        if rows.contains(1) { costs[1] = 1 }
+        return costs
     }
 
     /// A prompt of the real shape without a tokenizer: 26 text ids before the audio slots and 37 after, as in

@@ -19,7 +19,7 @@ extension BenchCommand {
             return
         }
         print("cost of m rows relative to one row (each weight streamed once), \(ComputeThreads.count) threads")
-        print("format   " + Self.multiRowCounts.map { String(format: "%7@", "m=\($0)" as NSString) }.joined())
+        print("format   " + Self.multiRowCounts.map { String(repeating: " ", count: max(0, 7 - "m=\($0)".count)) + "m=\($0)" }.joined())
         for name in ["bf16", "q8_0", "q4_0"] {
             let row = Self.multiRowCounts.map { String(format: "%7.2f", table[name]!["\($0)"]!) }.joined()
             print(name.padding(toLength: 9, withPad: " ", startingAt: 0) + row)
@@ -31,7 +31,7 @@ extension BenchCommand {
         let builder = try PromptBuilder(tokenizer: tok, hopLength: 3200, sampleRate: 24000)
         let format = weights.flatMap { DType(blockFormatName: $0) } ?? .q8_0
         FileHandle.standardError.write(Data("measuring multi-row costs for \(format.userName) ...\n".utf8))
-        let costs = Benchmark.multiRowCosts(dtype: format, rows: Array(1...(maxDraft + 1)), rounds: 2)
+        let costs = Benchmark.multiRowCosts(dtype: format, rows: Array(1...(maxDraft + 1)))
         var results: [[String: Any]] = []
         for file in draftReplay {
             let text: String
