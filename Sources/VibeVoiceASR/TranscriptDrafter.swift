@@ -55,11 +55,15 @@ public final class TranscriptDrafter: Drafter {
             // After the content: close the object and open the next segment.
             let after = String(content[content.index(after: close)...])
             learnKeys(String(seg[..<c.lowerBound]) + contentKey)
-            let predicted = "},{\"" + head(written: "", previous: completedSegments(upToAndIncluding: seg))
+            let predicted = "},{\"" + (head(written: "", previous: completedSegments(upToAndIncluding: seg)) ?? "")
             return tokens(continuing: after, of: predicted, limit: limit) ?? ngram.propose(limit: limit)
         }
-        let predicted = head(written: seg, previous: completedSegments(upToAndIncluding: nil))
-        return tokens(continuing: seg, of: predicted, limit: limit) ?? ngram.propose(limit: limit)
+        // Inside a segment head that follows the template, a value that cannot be guessed gets no draft (a
+        // lookup guess there is almost always wrong, and its rows are not free).
+        guard let predicted = head(written: seg, previous: completedSegments(upToAndIncluding: nil)) else {
+            return ngram.propose(limit: limit)
+        }
+        return tokens(continuing: seg, of: predicted, limit: limit) ?? []
     }
 
     /// The tokens of `prediction` after `written`, when `written` is a prefix of it and something is left.
@@ -72,38 +76,55 @@ public final class TranscriptDrafter: Drafter {
 
     /// The tokens for a segment head prediction from nothing written (used after the opening frame).
     private func text(prediction written: String) -> [Int] {
-        tokenizer.encodePlainText(head(written: written, previous: completedSegments(upToAndIncluding: nil)))
+        tokenizer.encodePlainText(head(written: written, previous: completedSegments(upToAndIncluding: nil)) ?? "")
     }
 
-    /// The segment head as far as it can be predicted: `Start":S,"End":` and, once the end is written,
-    /// `,"Speaker":K,"Content":"`. Values already written are taken as written.
-    private func head(written: String, previous: [[String: String]]) -> String {
-        let (start, end, speaker) = (keys[0], keys[1], keys[2])
-        var out = "\(start)\":"
-        let startValue = Self.value(of: start, in: written) ?? previous.last?[end] ?? "0"
-        out += startValue + ",\"\(end)\":"
-        guard let endValue = Self.value(of: end, in: written) else { return out + Self.endGuess(start: startValue, written: written, key: end) }
-        out += endValue + ",\"\(speaker)\":"
-        let speakerValue = Self.value(of: speaker, in: written) ?? speakerGuess(previous)
-        guard let speakerValue else { return out }
-        return out + speakerValue + ",\"\(keys[3])\":\""
+    /// The segment head (`Start":S,"End":E,"Speaker":K,"Content":"`) as far as it can be predicted from what is
+    /// written of it: `written` itself, then what surely or most likely follows, up to the first thing that
+    /// cannot be guessed. Values already written are kept; a value being written is completed where its end is
+    /// known (a time with two decimals, a speaker digit). Where the written text has left the template, the
+    /// prediction is nil.
+    func head(written: String, previous: [[String: String]]) -> String? {
+        var out = ""
+        var rest = Substring(written)
+        var values: [String] = []
+        for (i, key) in keys.prefix(3).enumerated() {
+            let label = (i == 0 ? "" : ",\"") + key + "\":"
+            if rest.count < label.count {
+                guard label.hasPrefix(rest) else { return nil }
+                out += label
+                rest = ""
+            } else {
+                guard rest.hasPrefix(label) else { return nil }
+                out += label
+                rest = rest.dropFirst(label.count)
+            }
+            // The value: complete when a comma follows it.
+            if let comma = rest.firstIndex(of: ",") {
+                let v = String(rest[..<comma])
+                guard !v.isEmpty else { return nil }
+                out += v
+                values.append(v)
+                rest = rest[comma...]
+                continue
+            }
+            let partial = String(rest)
+            rest = ""
+            let guess: String?
+            switch i {
+            case 0: guess = Self.completeStart(partial, previousEnd: previous.last?[keys[1]])
+            case 1: guess = Self.completeEnd(partial, start: values[0])
+            default: guess = completeSpeaker(partial, previous: previous)
+            }
+            guard let guess else { return out + partial + (i == 1 ? Self.endContinuation(partial, start: values[0]) : "") }
+            out += guess
+            values.append(guess)
+        }
+        guard rest.isEmpty || ",\"\(keys[3])\":\"".hasPrefix(rest) else { return nil }
+        return out + ",\"\(keys[3])\":\""
     }
 
-    /// The first digits of an unknown `End`: a segment lasts seconds, so the end usually keeps the start's
-    /// leading digits (all but the last of its whole part), then its decimal point once as many whole digits
-    /// as the start's are written.
-    static func endGuess(start: String, written: String, key: String) -> String {
-        let whole = start.split(separator: ".", maxSplits: 1).first.map(String.init) ?? start
-        guard whole.allSatisfy(\.isNumber), !whole.isEmpty else { return "" }
-        let marker = "\"\(key)\":"
-        let sofar = written.range(of: marker).map { String(written[$0.upperBound...]) }
-            ?? (written.hasPrefix(key + "\":") ? String(written.dropFirst(key.count + 2)) : "")
-        if sofar.isEmpty { return String(whole.dropLast()) }
-        if sofar.count >= whole.count, sofar.allSatisfy(\.isNumber) { return sofar + "." }
-        return String(whole.dropLast())
-    }
-
-    /// The complete value of `key` in `text` (digits up to the comma that ends it), if written.
+    /// The complete value of `key` in `text` (up to the comma that ends it), if written.
     static func value(of key: String, in text: String) -> String? {
         guard let r = text.range(of: "\"\(key)\":") ?? (text.hasPrefix("\(key)\":") ? text.range(of: "\(key)\":") : nil) else {
             return nil
@@ -114,11 +135,69 @@ public final class TranscriptDrafter: Drafter {
         return v.isEmpty ? nil : v
     }
 
-    /// The most recent speaker other than the last segment's (conversations alternate), else the last one.
+    /// A time value whose end is known once written: two decimals (times are written with at most two).
+    static func timeIsComplete(_ v: String) -> Bool {
+        guard let dot = v.firstIndex(of: ".") else { return false }
+        return v.distance(from: dot, to: v.endIndex) == 3
+    }
+
+    /// Whether `v` reads as the start of a time (digits, at most one point, at most two decimals).
+    static func isTimePrefix(_ v: String) -> Bool {
+        let parts = v.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count <= 2, parts.allSatisfy({ $0.allSatisfy(\.isNumber) }) else { return false }
+        return parts.count == 1 || parts[1].count <= 2
+    }
+
+    /// The `Start` with `partial` written: segments usually touch, so the previous `End` (0 for the first)
+    /// while the written digits agree with it; else the written value when it is complete, else unknown.
+    static func completeStart(_ partial: String, previousEnd: String?) -> String? {
+        let expected = previousEnd ?? "0"
+        if expected.hasPrefix(partial) { return expected }
+        guard isTimePrefix(partial) else { return nil }
+        return timeIsComplete(partial) ? partial : nil
+    }
+
+    /// The `End` with `partial` written, as far as it can be guessed. Only a complete value is returned as a
+    /// value; otherwise the guess is a prefix (the head's prediction stops after it): a segment lasts seconds,
+    /// so the end usually keeps the start's leading digits (all but the last of its whole part), and its point
+    /// follows once as many whole digits as the start's are written.
+    static func completeEnd(_ partial: String, start: String) -> String? {
+        guard isTimePrefix(partial) else { return nil }
+        if timeIsComplete(partial) { return partial }
+        return nil
+    }
+
+    /// What can be guessed of an `End` being written (`partial`), beyond it: used where the value is incomplete.
+    static func endContinuation(_ partial: String, start: String) -> String {
+        guard isTimePrefix(partial), !partial.contains(".") else { return "" }
+        let whole = start.split(separator: ".", maxSplits: 1).first.map(String.init) ?? start
+        guard whole.allSatisfy(\.isNumber), !whole.isEmpty else { return "" }
+        let lead = String(whole.dropLast())
+        if lead.hasPrefix(partial), lead.count > partial.count { return String(lead.dropFirst(partial.count)) }
+        if partial.count >= whole.count { return "." }
+        return ""
+    }
+
+    /// The speaker with `partial` written: a written id is complete unless a longer id seen so far starts with it;
+    /// with nothing written, the guess from the speakers so far.
+    private func completeSpeaker(_ partial: String, previous: [[String: String]]) -> String? {
+        guard !partial.isEmpty else { return speakerGuess(previous) }
+        guard partial.allSatisfy(\.isNumber) else { return nil }
+        let seen = Set(previous.compactMap { $0[keys[2]] })
+        return seen.contains(where: { $0.count > partial.count && $0.hasPrefix(partial) }) ? nil : partial
+    }
+
+    /// The next speaker: the one that most often followed the last segment's speaker so far (ties and a first
+    /// turn go to the most recent speaker other than the last, since conversations alternate, or to a new one).
     private func speakerGuess(_ previous: [[String: String]]) -> String? {
         let speakers = previous.compactMap { $0[keys[2]] }
         guard let last = speakers.last else { return "0" }
-        return speakers.last(where: { $0 != last }) ?? last
+        // With one speaker so far, a new one: ids are numbered in order of first appearance.
+        let alternate = speakers.last(where: { $0 != last }) ?? String(Set(speakers).count)
+        var counts: [String: Int] = [:]
+        for (a, b) in zip(speakers, speakers.dropFirst()) where a == last { counts[b, default: 0] += 1 }
+        let rank = { (k: String) in (counts[k] ?? 0, k == alternate ? 1 : 0) }
+        return counts.keys.max(by: { rank($0) < rank($1) }) ?? alternate
     }
 
     /// Byte offset just after the last `{"` that opens a segment (outside any string).
@@ -145,12 +224,15 @@ public final class TranscriptDrafter: Drafter {
         return nil
     }
 
-    /// Key values of the segments written so far (the last 8), oldest first; `current` is the segment in
+    /// How many recent segments the guesses learn from.
+    static let history = 32
+
+    /// Key values of the segments written so far (the last `history`), oldest first; `current` is the segment in
     /// progress when it is complete (its content closed).
     private func completedSegments(upToAndIncluding current: String?) -> [[String: String]] {
         let text = String(decoding: bytes.suffix(8192), as: UTF8.self)
         var out: [[String: String]] = []
-        for piece in text.components(separatedBy: "},{\"").dropLast(current == nil ? 1 : 0).suffix(8) {
+        for piece in text.components(separatedBy: "},{\"").dropLast(current == nil ? 1 : 0).suffix(Self.history) {
             var entry: [String: String] = [:]
             for k in keys.dropLast() { if let v = Self.value(of: k, in: piece) { entry[k] = v } }
             if !entry.isEmpty { out.append(entry) }
