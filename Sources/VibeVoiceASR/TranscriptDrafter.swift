@@ -188,7 +188,8 @@ public final class TranscriptDrafter: Drafter {
     }
 
     /// The next speaker: the one that most often followed the last segment's speaker so far (ties and a first
-    /// turn go to the most recent speaker other than the last, since conversations alternate, or to a new one).
+    /// turn go to the most recent speaker other than the last, since conversations alternate, or to a new one;
+    /// remaining ties to the more recent speaker, so that the guess never depends on hashing order).
     private func speakerGuess(_ previous: [[String: String]]) -> String? {
         let speakers = previous.compactMap { $0[keys[2]] }
         guard let last = speakers.last else { return "0" }
@@ -196,7 +197,9 @@ public final class TranscriptDrafter: Drafter {
         let alternate = speakers.last(where: { $0 != last }) ?? String(Set(speakers).count)
         var counts: [String: Int] = [:]
         for (a, b) in zip(speakers, speakers.dropFirst()) where a == last { counts[b, default: 0] += 1 }
-        let rank = { (k: String) in (counts[k] ?? 0, k == alternate ? 1 : 0) }
+        var recency: [String: Int] = [:]
+        for (i, s) in speakers.enumerated() { recency[s] = i }
+        let rank = { (k: String) in (counts[k] ?? 0, k == alternate ? 1 : 0, recency[k] ?? -1) }
         return counts.keys.max(by: { rank($0) < rank($1) }) ?? alternate
     }
 

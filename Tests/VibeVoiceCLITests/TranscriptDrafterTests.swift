@@ -62,6 +62,13 @@ final class TranscriptDrafterTests: XCTestCase {
             text += (i == 0 ? "" : ",") + #"{"Start":\#(i * 2),"End":\#(i * 2 + 2),"Speaker":\#(k),"Content":"x"}"#
         }
         XCTAssertEqual(proposal(after: text + #",{"Start":14,"End":16.12"#, tok), #","Speaker":2,"Content":""#)
+        // 0 was followed once by 1 and once by 2 (and the most recent other speaker is 3): the tie goes to the
+        // more recent of the two, whatever the hashing order of this process.
+        text = "["
+        for (i, k) in [0, 1, 0, 2, 3, 0].enumerated() {
+            text += (i == 0 ? "" : ",") + #"{"Start":\#(i * 2),"End":\#(i * 2 + 2),"Speaker":\#(k),"Content":"x"}"#
+        }
+        XCTAssertEqual(proposal(after: text + #",{"Start":12,"End":14.12"#, tok), #","Speaker":2,"Content":""#)
         // No turn after the last speaker yet: the most recent other speaker.
         XCTAssertEqual(proposal(after: Self.first + #",{"Start":13.04,"End":17.25"#, tok), #","Speaker":1,"Content":""#)
     }
