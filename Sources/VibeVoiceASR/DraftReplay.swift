@@ -7,6 +7,16 @@ import VibeVoiceText
 /// the real next tokens is accepted, plus the next token itself. Random weights never write a real transcript,
 /// so this is how acceptance is measured on realistic ones (`bench --draft-replay`).
 public enum DraftReplay {
+    /// One verify step of a replay.
+    public struct Step: Sendable, Equatable {
+        public var proposed: Int
+        public var accepted: Int
+        public init(proposed: Int, accepted: Int) {
+            self.proposed = proposed
+            self.accepted = accepted
+        }
+    }
+
     public struct Result: Sendable {
         /// Tokens emitted after the first one (the first comes from the prompt's logits, without a step).
         public var tokens: Int
@@ -15,6 +25,8 @@ public enum DraftReplay {
         public var accepted: Int
         /// Steps by the number of rows they fed (index: rows).
         public var rowsHistogram: [Int: Int]
+        /// Each verify step in order: the tokens proposed and how many of them were accepted.
+        public var steps: [Step] = []
         public var tokensPerStep: Double { Double(tokens) / Double(max(1, verifySteps)) }
 
         /// Decode speedup if a step of `m` rows costs `costs[m]` one-row steps (1 for m = 1).
@@ -51,6 +63,7 @@ public enum DraftReplay {
             r.proposed += draft.count
             r.accepted += a
             r.rowsHistogram[draft.count + 1, default: 0] += 1
+            r.steps.append(Step(proposed: draft.count, accepted: a))
             drafter.observe(Array(generated[i..<(i + a + 1)]))
             i += a + 1
         }

@@ -66,7 +66,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --model: instead of the standard run, decode with this many sequences together (comma-separated, 1-16, e.g. 1,2,4,8) and report aggregate tokens/s (--tokens steps each).", valueName: "list"))
     var batchSizes: String?
 
-    @Flag(help: "With --model: instead of the standard run, decode --tokens tokens plainly and then with drafts of known acceptance built from that run (exact: the ids must not change), and report the measured speedup.")
+    @Flag(help: "With --model: instead of the standard run, decode --tokens tokens plainly and then with drafts of known acceptance built from that run (exact: the ids must not change), and report the measured speedup. With --draft-replay FILE... (and --tokenizer), also with drafts whose acceptance follows each transcript's replay step by step.")
     var forcedDrafts = false
 
     @OptionGroup var runtime: DecoderRuntimeOptions
@@ -114,7 +114,7 @@ struct BenchCommand: ParsableCommand {
         if let matvecChunks { Parallel.balancedChunksPerThread = matvecChunks }
         if logSoftmax { return runLogSoftmax() }
         if multiRow { return try runMultiRow() }
-        if !draftReplay.isEmpty { return try runDraftReplay() }
+        if !draftReplay.isEmpty && !(forcedDrafts && model != nil) { return try runDraftReplay() }
         let model = self.model!
         // A model that cannot be read fails before the (seconds-long) machine measurements.
         var isDir: ObjCBool = false

@@ -26,14 +26,11 @@ extension BenchCommand {
         }
     }
 
-    func runDraftReplay() throws {
+    /// Each `--draft-replay` file replayed through the transcript drafter.
+    func replays() throws -> [(file: String, result: DraftReplay.Result)] {
         let tok = try Tokenizer(url: URL(fileURLWithPath: tokenizer!))
         let builder = try PromptBuilder(tokenizer: tok, hopLength: 3200, sampleRate: 24000)
-        let format = weights.flatMap { DType(blockFormatName: $0) } ?? .q8_0
-        FileHandle.standardError.write(Data("measuring multi-row costs for \(format.userName) ...\n".utf8))
-        let costs = Benchmark.multiRowCosts(dtype: format, rows: Array(1...(maxDraft + 1)))
-        var results: [[String: Any]] = []
-        for file in draftReplay {
+        return try draftReplay.map { file in
             let text: String
             do {
                 text = try String(contentsOfFile: file, encoding: .utf8)
@@ -41,8 +38,18 @@ extension BenchCommand {
                 throw CLIUsageError("cannot read transcript '\(file)': \(error.localizedDescription)")
             }
             let (generated, prompt) = try DraftReplay.teacherSequence(transcriptFile: text, tokenizer: tok, promptBuilder: builder)
-            let r = DraftReplay.run(generated: generated, context: prompt, drafter: TranscriptDrafter(tokenizer: tok),
-                                    maxDraft: maxDraft)
+            return (file, DraftReplay.run(generated: generated, context: prompt, drafter: TranscriptDrafter(tokenizer: tok),
+                                          maxDraft: maxDraft))
+        }
+    }
+
+    func runDraftReplay() throws {
+        let replayed = try replays()
+        let format = weights.flatMap { DType(blockFormatName: $0) } ?? .q8_0
+        FileHandle.standardError.write(Data("measuring multi-row costs for \(format.userName) ...\n".utf8))
+        let costs = Benchmark.multiRowCosts(dtype: format, rows: Array(1...(maxDraft + 1)))
+        var results: [[String: Any]] = []
+        for (file, r) in replayed {
             results.append(["file": file, "tokens": r.tokens, "verify_steps": r.verifySteps,
                             "tokens_per_step": r.tokensPerStep, "proposed": r.proposed, "accepted": r.accepted,
                             "acceptance": Double(r.accepted) / Double(max(1, r.proposed)),
@@ -106,18 +113,38 @@ extension BenchCommand {
             }
         }
         if forcedDrafts {
-            let points = try Benchmark.forcedDrafts(model: m, tokens: tokens, patterns: Self.forcedDraftPatterns, log: log)
+            let traces = try (draftReplay.isEmpty ? [] : replays()).map { (name: URL(fileURLWithPath: $0.file).lastPathComponent, steps: $0.result.steps) }
+            let run = try Benchmark.forcedDrafts(model: m, tokens: tokens, patterns: Self.forcedDraftPatterns, traces: traces,
+                                                 log: log)
+            let points = run.points
+            object["plain_s_per_token"] = run.plainSecondsPerToken
             object["forced_drafts"] = points.map {
                 ["accept": $0.accept, "draft": $0.draft, "tokens": $0.tokens, "verify_steps": $0.verifySteps,
                  "tokens_per_step": $0.tokensPerStep, "s_per_token": $0.secondsPerToken, "speedup": $0.speedup,
                  "identical": $0.identical] as [String: Any]
             }
+            lines.append(String(format: "plain decoding: %.4f s/token", run.plainSecondsPerToken))
             lines.append("draft  correct  tokens/step  s/token  speedup  same ids")
             for p in points {
                 lines.append(String(format: "%5d  %7d  %11.2f  %7.3f  %6.2fx  %@", p.draft, p.accept, p.tokensPerStep,
                                     p.secondsPerToken, p.speedup, p.identical ? "yes" : "NO"))
             }
-            if points.contains(where: { !$0.identical }) {
+            if !run.traced.isEmpty {
+                object["forced_draft_replays"] = run.traced.map {
+                    ["file": $0.name, "tokens": $0.point.tokens, "verify_steps": $0.point.verifySteps,
+                     "tokens_per_step": $0.point.tokensPerStep, "replay_tokens_per_step": $0.replayTokensPerStep,
+                     "proposed": $0.point.draft, "accepted": $0.point.accept, "s_per_token": $0.point.secondsPerToken,
+                     "speedup": $0.point.speedup, "identical": $0.point.identical] as [String: Any]
+                }
+                lines.append("drafts as replayed                 tokens/step (replay)  s/token  speedup  same ids")
+                for t in run.traced {
+                    let p = t.point
+                    lines.append(t.name.padding(toLength: 34, withPad: " ", startingAt: 0)
+                                 + String(format: "%6.2f (%5.2f)        %7.3f  %6.2fx  %@", p.tokensPerStep, t.replayTokensPerStep,
+                                          p.secondsPerToken, p.speedup, p.identical ? "yes" : "NO"))
+                }
+            }
+            if (points + run.traced.map(\.point)).contains(where: { !$0.identical }) {
                 throw CLIUsageError("speculative decoding changed the emitted ids; this is a bug")
             }
         }

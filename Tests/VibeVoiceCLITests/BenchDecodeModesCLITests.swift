@@ -1,4 +1,6 @@
 import Foundation
+import VibeVoiceASR
+import VibeVoiceText
 import XCTest
 
 /// `bench --batch-sizes` and `bench --forced-drafts` on a tiny checkpoint: the figures are timings, so the test checks
@@ -27,6 +29,38 @@ final class BenchDecodeModesCLITests: XCTestCase {
             let accept = d["accept"] as! Int, steps = d["verify_steps"] as! Int
             XCTAssertEqual(steps, (32 + accept) / (accept + 1), "\(d)")
         }
+    }
+
+    /// Drafts that follow a committed transcript's replay step by step: as many verify steps as the replay's first
+    /// steps take to emit the tokens, the same ids, and the replay's own tokens per step reported beside.
+    func testForcedDraftsFollowAReplayedTranscriptStepByStep() throws {
+        let tokenizer = try XCTUnwrap(TokenizeCLITests.tokenizerPath, "cannot unpack the tokenizer fixture")
+        let file = TranscriptDrafterTests.transcripts.appendingPathComponent("en_meeting.txt")
+        let run = try CLIRunner.run(["bench", "--model", model.path, "--forced-drafts", "--tokens", "40",
+                                     "--draft-replay", file.path, "--tokenizer", tokenizer, "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: run.stdoutData) as? [String: Any])
+        XCTAssertGreaterThan(json["plain_s_per_token"] as? Double ?? 0, 0)
+        let replays = try XCTUnwrap(json["forced_draft_replays"] as? [[String: Any]])
+        XCTAssertEqual(replays.count, 1)
+        let r = replays[0]
+        XCTAssertEqual(r["file"] as? String, "en_meeting.txt")
+        XCTAssertEqual(r["identical"] as? Bool, true, "\(r)")
+        XCTAssertEqual(r["tokens"] as? Int, 40)
+
+        // The same replay in process: the steps it takes to emit 39 tokens after the first.
+        let tok = try Tokenizer(url: URL(fileURLWithPath: tokenizer))
+        let builder = try PromptBuilder(tokenizer: tok, hopLength: 3200, sampleRate: 24000)
+        let (generated, prompt) = try DraftReplay.teacherSequence(transcriptFile: String(contentsOf: file, encoding: .utf8),
+                                                                  tokenizer: tok, promptBuilder: builder)
+        let replay = DraftReplay.run(generated: generated, context: prompt, drafter: TranscriptDrafter(tokenizer: tok), maxDraft: 7)
+        XCTAssertEqual(replay.steps.count, replay.verifySteps)
+        XCTAssertEqual(replay.steps.map(\.accepted).reduce(0, +), replay.accepted)
+        var emitted = 0, steps = 0
+        while emitted < 39 { emitted += replay.steps[steps].accepted + 1; steps += 1 }
+        XCTAssertEqual(r["verify_steps"] as? Int, steps, "\(r)")
+        XCTAssertEqual(r["replay_tokens_per_step"] as? Double ?? 0, 40 / Double(steps), accuracy: 1e-12)
+        XCTAssertEqual(r["tokens_per_step"] as? Double ?? 0, 40 / Double(steps), accuracy: 1e-12)
     }
 
     func testBadBatchSizesAreUsageErrors() throws {
