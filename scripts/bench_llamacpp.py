@@ -241,12 +241,13 @@ def ours_speed(model: Path, seconds: float, decode: int, threads: int, extra: li
     r = json.loads(run.stdout)
     return {"prefill_tokens_per_s": r["prefill_tokens_per_s"], "decode_s_per_token": r["decode_s_per_token"],
             "prefill_tokens": r["prefill_tokens"], "peak_resident_bytes": r["peak_resident_bytes"],
+            "int8_prefill": r["int8_prefill"],
             "major_page_faults": major_faults(resource.RUSAGE_CHILDREN) - faults}
 
 
 def ours_fidelity(model: Path, quantized: dict[str, Path], ids_file: Path, dump: Path, threads: int) -> dict:
     args = [str(BIN), "fidelity", "--model", str(model), "--ids", str(ids_file), "--dump", str(dump), "--json",
-            "--weights", "", "--threads", str(threads)]
+            "--weights", "", "--threads", str(threads), "--int8-prefill"]
     for q in quantized.values():
         args += ["--quantized", str(q)]
     run = subprocess.run(args, capture_output=True, text=True, check=True)
@@ -279,8 +280,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--fidelity-tokens", type=int, default=256)
     ap.add_argument("--formats", default="bf16,q8_0,q4_0", help="comma-separated formats to time")
-    ap.add_argument("--int8-prefill", action="store_true",
-                    help="time our quantised formats with --int8-prefill (decode's integer kernels for prefill)")
+    ap.add_argument("--prefill", choices=["auto", "integer", "float"], default="auto",
+                    help="our prefill for the quantised formats (bench --prefill; auto, our default, is integer on the "
+                         "AVX-512 VNNI kernel path); the fidelity rows cover both")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-fidelity", action="store_true")
     ap.add_argument("--json", type=Path)
@@ -305,7 +307,7 @@ def main() -> None:
     ours_dirs = {"bf16": a.model, **quantized}
 
     results: dict = {"prompt_tokens": a.prompt_tokens, "decode_steps": a.decode, "threads": a.threads,
-                     "ours_int8_prefill": a.int8_prefill, "speed": {}, "fidelity": {}}
+                     "ours_prefill": a.prefill, "speed": {}, "fidelity": {}}
     formats = a.formats.split(",")
     if not a.skip_speed:
         rng = np.random.default_rng(0)
@@ -319,7 +321,7 @@ def main() -> None:
                     runs.setdefault(f"llama.cpp {fmt}", []).append(llama_speed(ggufs[fmt], prompt, a.decode, a.threads))
                 if fmt in ours_dirs:
                     print(f"round {r + 1}: ours {fmt} ...", flush=True)
-                    extra = ["--int8-prefill"] if a.int8_prefill and fmt != "bf16" else []
+                    extra = ["--prefill", a.prefill] if fmt != "bf16" else []
                     runs.setdefault(f"ours {fmt}", []).append(ours_speed(ours_dirs[fmt], seconds, a.decode, a.threads, extra))
         results["speed"] = runs
 
@@ -334,7 +336,8 @@ def main() -> None:
         vocab = json.loads((dump / "ids.json").read_text())["vocab"]
         ref = np.fromfile(dump / "logits-stored.f32", dtype=np.float32).reshape(len(ids), vocab)
         for r in ours["results"]:
-            name = next((k for k, v in quantized.items() if v.name == r["weights"]), r["weights"])
+            base, plus, suffix = r["weights"].partition("+")   # "+int8-prefill": the integer prefill's row
+            name = next((k for k, v in quantized.items() if v.name == base), base) + plus + suffix
             results["fidelity"][f"ours {name}"] = {k: r[k] for k in ["mean_kl", "max_kl", "top1_agreement", "max_logit_error"]}
         for fmt, path in ggufs.items():
             print(f"fidelity: llama.cpp {fmt} ...", flush=True)
@@ -355,7 +358,7 @@ def report(results: dict) -> None:
     if speed:
         print(f"\nspeed: {results['prompt_tokens']}-token prompt, {results['decode_steps']} decode steps, "
               f"{results['threads']} threads, ranges over {len(next(iter(speed.values())))} alternated rounds"
-              + (", ours quantised with --int8-prefill" if results.get("ours_int8_prefill") else ""))
+              + f", ours quantised with --prefill {results.get('ours_prefill', 'float')}")
         print(f"{'format':6}  {'llama.cpp prefill':>18}  {'ours prefill':>14}  {'ratio':>6}  "
               f"{'llama.cpp decode':>18}  {'ours decode':>14}  {'speed ratio':>11}")
         for fmt in ["bf16", "q8_0", "q4_0"]:
@@ -372,9 +375,9 @@ def report(results: dict) -> None:
     fid = results["fidelity"]
     if fid:
         print("\nfidelity against our bf16 logits (text-only teacher-forced sequence)")
-        print(f"{'contender':18}  {'mean KL':>10}  {'max KL':>10}  {'top-1':>7}  {'max |dlogit|':>12}")
+        print(f"{'contender':24}  {'mean KL':>10}  {'max KL':>10}  {'top-1':>7}  {'max |dlogit|':>12}")
         for name, r in fid.items():
-            print(f"{name:18}  {r['mean_kl']:10.3e}  {r['max_kl']:10.3e}  {100 * r['top1_agreement']:6.2f}%  {r['max_logit_error']:12.4f}")
+            print(f"{name:24}  {r['mean_kl']:10.3e}  {r['max_kl']:10.3e}  {100 * r['top1_agreement']:6.2f}%  {r['max_logit_error']:12.4f}")
 
 
 if __name__ == "__main__":

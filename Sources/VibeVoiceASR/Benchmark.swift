@@ -202,10 +202,11 @@ extension Benchmark {
     /// With `encode` false the encoders are skipped and the audio slots get random embeddings of the same
     /// shape (decoder-only figures; the encode keys then report 0).
     /// `kvCache` picks the cache's element format; `prefillSweep` adds prefills of the 60 s and 300 s prompt shapes
-    /// (513 and 2313 tokens, random audio embeddings) for their ratios to the sgemm rate.
+    /// (513 and 2313 tokens, random audio embeddings) for their ratios to the sgemm rate. `prefill` picks the
+    /// prefill's products for block-format weights (`PrefillProducts`; the report's `int8_prefill` says which ran).
     public static func run(modelDirectory: URL, weights: DType? = nil, audioSeconds: Double, decodeTokens: Int,
                            encode: Bool = true, kvCache: KVCache.Format = .f32, prefillSweep: Bool = false,
-                           int8Prefill: Bool = false, log: (String) -> Void) throws -> Report {
+                           prefill: PrefillProducts = .float, log: (String) -> Void) throws -> Report {
         // Read the config first, so a bad model fails before the seconds of machine measurements.
         _ = try VibeVoiceConfig.load(from: modelDirectory)
         log("measuring memory bandwidth and sgemm rate ...")
@@ -221,8 +222,8 @@ extension Benchmark {
                                           deferDecoder: true)
         var loadSeconds = Date().timeIntervalSince(t)
         let decoderFormat = model.decoderWeightFormat
-        if int8Prefill {
-            guard decoderFormat.isBlockFormat else { throw BenchmarkError.int8PrefillNeedsBlockFormat(decoderFormat.userName) }
+        guard let int8Prefill = prefill.resolved(for: decoderFormat) else {
+            throw BenchmarkError.int8PrefillNeedsBlockFormat(decoderFormat.userName)
         }
         Linear.int8GEMM = int8Prefill
         defer { Linear.int8GEMM = false }

@@ -90,7 +90,7 @@ public enum BenchmarkError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case let .int8PrefillNeedsBlockFormat(format):
-            return "--int8-prefill needs block-format decoder weights (q8_0 or q4_0: --weights or a quantised checkpoint); these are \(format)"
+            return "--prefill integer needs block-format decoder weights (q8_0 or q4_0: --weights or a quantised checkpoint); these are \(format)"
         }
     }
 }

@@ -135,7 +135,7 @@ struct BenchCommand: ParsableCommand {
     private func runBenchmark(_ model: String) throws -> Benchmark.Report {
         try Benchmark.run(modelDirectory: URL(fileURLWithPath: model), weights: weights.flatMap { DType(blockFormatName: $0) },
                           audioSeconds: seconds, decodeTokens: tokens, encode: !noEncode, kvCache: runtime.kvCache,
-                          prefillSweep: prefillSweep, int8Prefill: runtime.int8Prefill) {
+                          prefillSweep: prefillSweep, prefill: runtime.prefillProducts) {
             FileHandle.standardError.write(Data(($0 + "\n").utf8))
         }
     }

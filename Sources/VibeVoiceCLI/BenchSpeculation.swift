@@ -96,6 +96,8 @@ extension BenchCommand {
         log("loading \(model) ...")
         let m = try VibeVoiceASRModel(directory: URL(fileURLWithPath: model), weights: weights.flatMap { DType(blockFormatName: $0) },
                                       kvCache: runtime.kvCache)
+        try runtime.applyPrefill(for: m.decoderWeightFormat)
+        defer { Linear.int8GEMM = false }
         var object: [String: Any] = ["weights": m.decoder.mainWeightFormat.userName, "threads": ComputeThreads.count]
         var lines = ["weights \(m.decoder.mainWeightFormat.userName), \(ComputeThreads.count) threads"]
         if let list = batchSizes {

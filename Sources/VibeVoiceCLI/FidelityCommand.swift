@@ -52,7 +52,7 @@ struct FidelityCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Threads (default: all cores).", valueName: "n"))
     var threads: Int?
 
-    @Flag(help: "Also compare each quantised candidate with the integer prefill (bench/transcribe --int8-prefill): the teacher-forced rows go through decode's integer kernels.")
+    @Flag(help: "Also compare each quantised candidate with the integer prefill (transcribe/bench --prefill integer, the default on the AVX-512 VNNI kernel path): the teacher-forced rows go through decode's integer kernels. Without it the quantised rows use the float prefill (--prefill float).")
     var int8Prefill = false
 
     @Flag(help: "Also compare the stored weights with an f16 key/value cache (transcribe --kv-cache f16).")

@@ -111,16 +111,14 @@ struct ServeCommand: ParsableCommand {
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let (model, revision, tokenizer, queue, slots) = (self.model, self.revision, self.tokenizer, maxQueue, batch)
         let format = weights.flatMap { DType(blockFormatName: $0) }
-        let (kvCache, int8Prefill) = (runtime.kvCache, runtime.int8Prefill)
+        let (kvCache, prefill) = (runtime.kvCache, runtime.prefillProducts)
         let server = TranscriptionServer(configuration: config, logger: logger) {
             let display = ProgressDisplay(quiet: false, verbose: false)
             let dir = try ModelLocator.resolve(model, revision: revision, display: display)
             display.clear()
             let transcriber = try Transcriber(modelDirectory: dir, tokenizerPath: tokenizer.map { URL(fileURLWithPath: $0) },
                                               weights: format, kvCache: kvCache)
-            var options = DecoderRuntimeOptions()
-            options.int8Prefill = int8Prefill
-            try options.enableInt8Prefill(for: transcriber.model.decoderWeightFormat)
+            try DecoderRuntimeOptions.applyPrefill(prefill, for: transcriber.model.decoderWeightFormat)
             return BatchWorker(transcriber: transcriber, slots: slots, maxQueue: queue)
         }
         let host = config.host

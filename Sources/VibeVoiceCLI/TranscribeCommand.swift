@@ -154,7 +154,7 @@ struct TranscribeCommand: ParsableCommand {
         // how long), so that it is not resident while the encoders run.
         let transcriber = try source.transcriber(display: display, kvCache: runtime.kvCache, deferDecoder: true)
         if source.weightFormat == nil { display.decoderStageName = "load decoder" }
-        try runtime.enableInt8Prefill(for: transcriber.model.decoderWeightFormat)
+        let integerPrefill = try runtime.applyPrefill(for: transcriber.model.decoderWeightFormat)
         let format = source.weightFormat
         let loadSeconds = Date().timeIntervalSince(loadStart)
         if verbose {
@@ -165,6 +165,7 @@ struct TranscribeCommand: ParsableCommand {
                              Double(transcriber.model.decoder.weightBytesPerToken) / 1e9)
                     : ", decoder to be quantised to \(format.userName) after the first encoding"
             }
+            if integerPrefill { note += ", integer prefill" }
             display.message(String(format: "load: %.2f s%@", loadSeconds, note))
         }
 

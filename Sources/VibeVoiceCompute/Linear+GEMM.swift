@@ -110,11 +110,35 @@ extension Linear {
 }
 
 extension Linear {
-    /// Opt-in: products of more than `maxMatvecRows` rows times a Q8_0 or Q4_0 weight (prefill) use the multi-row integer
+    /// Products of more than `maxMatvecRows` rows times a Q8_0 or Q4_0 weight (prefill) use the multi-row integer
     /// kernels of decode instead of sgemm over dequantised tiles: each activation row is quantised to 8-bit blocks
     /// as in a decode step, and every output row equals that row's one-row mat-vec bit for bit. Changes the
-    /// numerics (activations to 8 bits per block of 32); off by default. Process-wide.
+    /// numerics (activations to 8 bits per block of 32); off by default in the library (the CLI's `--prefill auto`
+    /// turns it on where `PrefillProducts.auto` says it is faster). Process-wide.
     nonisolated(unsafe) public static var int8GEMM = false
+}
+
+/// How products of many rows (prefill) times a decoder weight are computed; `resolved(for:)` turns a choice into the
+/// value for `Linear.int8GEMM`.
+public enum PrefillProducts: String, CaseIterable, Sendable {
+    /// The integer kernels for Q8_0 and Q4_0 weights where they are faster than sgemm (the AVX-512 VNNI kernel path:
+    /// 2.1-2.4x sgemm measured on an AMD Zen 4 host), sgemm over dequantised tiles elsewhere (the AVX2 path: 0.86 of
+    /// sgemm; AVX-VNNI without AVX-512 is not measured, so it stays on sgemm) and for float weights.
+    case auto
+    /// Decode's integer kernels for Q8_0 and Q4_0 weights (`Linear.int8GEMM`); float weights cannot take them.
+    case integer
+    /// sgemm over dequantised tiles: the float rounding of the weights only.
+    case float
+
+    /// Whether this choice puts a decoder of `format` on the integer kernels, at the current kernel path
+    /// (`QuantKernelPath.current`, so a cap applied before counts). `nil`: `integer` asked for float weights.
+    public func resolved(for format: DType) -> Bool? {
+        switch self {
+        case .float: return false
+        case .integer: return format.isBlockFormat ? true : nil
+        case .auto: return format.isBlockFormat && QuantKernelPath.current == .avx512vnni
+        }
+    }
 }
 
 extension Linear {

@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
+import VibeVoiceCompute
 
-/// `--kv-cache` and `--int8-prefill` through the binary on a tiny reference checkpoint, and the fidelity rows they add.
+/// `--kv-cache` and `--prefill` through the binary on a tiny reference checkpoint, and the fidelity rows they add.
 final class DecoderRuntimeCLITests: XCTestCase {
     static let engine = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent()
@@ -26,12 +27,18 @@ final class DecoderRuntimeCLITests: XCTestCase {
         // q8_0 weights. Measured (2026-12-04): the integer prefill gives the exact path's 24 tokens, while the
         // dequantised q8_0 prefill leaves them at the second token, a near tie of this random 64-wide model (310
         // against 359). The fidelity test bounds the KL of both.
-        let int8 = try tokens(["--weights", "q8_0", "--int8-prefill"]), dequantised = try tokens(["--weights", "q8_0"])
+        let int8 = try tokens(["--weights", "q8_0", "--prefill", "integer"])
+        let dequantised = try tokens(["--weights", "q8_0", "--prefill", "float"])
         XCTAssertEqual(int8, exact)
         XCTAssertEqual(dequantised.count, 24)
         XCTAssertEqual(dequantised.first, exact.first)
+        XCTAssertNotEqual(int8, dequantised, "the two prefill paths must both have run")
+        // The older spelling is the integer path; auto is the integer path on the AVX-512 VNNI kernels, float elsewhere.
+        XCTAssertEqual(try tokens(["--weights", "q8_0", "--int8-prefill"]), int8)
+        XCTAssertEqual(try tokens(["--weights", "q8_0"]), QuantKernelPath.current == .avx512vnni ? int8 : dequantised)
         // q4_0 with and without the integer prefill: the same 24 tokens here (measured 2026-12-04).
-        XCTAssertEqual(try tokens(["--weights", "q4_0", "--int8-prefill"]), try tokens(["--weights", "q4_0"]))
+        XCTAssertEqual(try tokens(["--weights", "q4_0", "--prefill", "integer"]),
+                       try tokens(["--weights", "q4_0", "--prefill", "float"]))
     }
 
     func testBenchReportsTheCappedBlockFormatKernelPath() throws {
@@ -47,18 +54,43 @@ final class DecoderRuntimeCLITests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("--quant-kernels must be one of: scalar, avx2, avxvnni"), bad.stderr)
     }
 
+    /// What `--prefill auto` picks, reported by bench: integer on the AVX-512 VNNI kernel path only (capped below it,
+    /// float), float for float weights.
+    func testBenchReportsWhichPrefillAutoPicks() throws {
+        func integerPrefill(_ extra: [String]) throws -> Bool? {
+            let run = try CLIRunner.run(["bench", "--model", model.path, "--no-encode", "--seconds", "1", "--tokens", "1",
+                                         "--json"] + extra)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let json = try JSONSerialization.jsonObject(with: run.stdoutData) as? [String: Any] ?? [:]
+            return json["int8_prefill"] as? Bool
+        }
+        XCTAssertEqual(try integerPrefill(["--weights", "q8_0"]), QuantKernelPath.current == .avx512vnni)
+        XCTAssertEqual(try integerPrefill(["--weights", "q8_0", "--quant-kernels", "avx2"]), false)
+        XCTAssertEqual(try integerPrefill(["--weights", "q4_0", "--quant-kernels", "avx2", "--prefill", "integer"]), true)
+        XCTAssertEqual(try integerPrefill(["--weights", "q4_0", "--prefill", "float"]), false)
+        XCTAssertEqual(try integerPrefill([]), false)
+    }
+
     func testBadRuntimeFlagsAreUsageErrors() throws {
-        let bf16 = try CLIRunner.run(["transcribe", audio.path, "--model", model.path, "--int8-prefill", "--quiet"])
-        XCTAssertEqual(bf16.status, 1, bf16.stderr)
-        XCTAssertTrue(bf16.stderr.contains("--int8-prefill needs block-format weights (q8_0 or q4_0)"), bf16.stderr)
-        XCTAssertEqual(bf16.stdout, "")
+        for flags in [["--int8-prefill"], ["--prefill", "integer"]] {
+            let bf16 = try CLIRunner.run(["transcribe", audio.path, "--model", model.path, "--quiet"] + flags)
+            XCTAssertEqual(bf16.status, 1, bf16.stderr)
+            XCTAssertTrue(bf16.stderr.contains("--prefill integer needs block-format weights (q8_0 or q4_0)"), bf16.stderr)
+            XCTAssertEqual(bf16.stdout, "")
+        }
+        let contradiction = try CLIRunner.run(["transcribe", audio.path, "--model", model.path, "--int8-prefill",
+                                               "--prefill", "float", "--quiet"])
+        XCTAssertEqual(contradiction.status, 1, contradiction.stderr)
+        XCTAssertTrue(contradiction.stderr.contains("contradict"), contradiction.stderr)
+        let unknown = try CLIRunner.run(["transcribe", audio.path, "--model", model.path, "--prefill", "int4", "--quiet"])
+        XCTAssertEqual(unknown.status, 1, unknown.stderr)
         let cache = try CLIRunner.run(["transcribe", audio.path, "--model", model.path, "--kv-cache", "f8", "--quiet"])
         XCTAssertEqual(cache.status, 1, cache.stderr)
         XCTAssertTrue(cache.stderr.contains("'f32' and 'f16'"), cache.stderr)
-        let stored = try CLIRunner.run(["bench", "--model", model.path, "--int8-prefill", "--no-encode", "--seconds", "1",
-                                        "--tokens", "1"])
+        let stored = try CLIRunner.run(["bench", "--model", model.path, "--prefill", "integer", "--no-encode", "--seconds",
+                                        "1", "--tokens", "1"])
         XCTAssertEqual(stored.status, 1, stored.stderr)
-        XCTAssertTrue(stored.stderr.contains("--int8-prefill needs block-format decoder weights"), stored.stderr)
+        XCTAssertTrue(stored.stderr.contains("--prefill integer needs block-format decoder weights"), stored.stderr)
     }
 
     func testFidelityComparesTheOptInPaths() throws {

@@ -3,7 +3,7 @@ import Foundation
 import CKernels
 @testable import VibeVoiceCompute
 
-/// The opt-in integer prefill over Q8_0 and Q4_0 weights: many rows through the multi-row integer kernels, every
+/// The integer prefill over Q8_0 and Q4_0 weights: many rows through the multi-row integer kernels, every
 /// output row bit-identical to that row's one-row decode step on every kernel path and in both weight layouts, and a
 /// Linear layer with it within the 8-bit activation rounding of the dequantised-sgemm path.
 final class Int8GEMMTests: XCTestCase {
@@ -21,6 +21,27 @@ final class Int8GEMMTests: XCTestCase {
             state ^= state >> 7
             state ^= state << 17
             return Float(Double(state >> 11) / Double(UInt64(1) << 53) * 2 - 1) * scale
+        }
+    }
+
+    /// `PrefillProducts`: auto takes the integer kernels for block formats on the AVX-512 VNNI path only (the one where
+    /// they were measured faster than sgemm), follows a cap below it, and never for float weights.
+    func testPrefillChoiceFollowsTheKernelPath() {
+        let best = QuantKernelPath.current
+        for format in [DType.q8_0, .q4_0] {
+            XCTAssertEqual(PrefillProducts.auto.resolved(for: format), best == .avx512vnni)
+            XCTAssertEqual(PrefillProducts.integer.resolved(for: format), true)
+            XCTAssertEqual(PrefillProducts.float.resolved(for: format), false)
+        }
+        for format in [DType.bf16, .f16, .f32] {
+            XCTAssertEqual(PrefillProducts.auto.resolved(for: format), false)
+            XCTAssertNil(PrefillProducts.integer.resolved(for: format))
+            XCTAssertEqual(PrefillProducts.float.resolved(for: format), false)
+        }
+        for path in [QuantKernelPath.scalar, .avx2, .avxvnni] {
+            QuantKernelPath.cap(path)
+            XCTAssertEqual(PrefillProducts.auto.resolved(for: .q8_0), false, path.rawValue)
+            XCTAssertEqual(PrefillProducts.integer.resolved(for: .q8_0), true, path.rawValue)
         }
     }
 

@@ -95,7 +95,7 @@ final class ServeCommandTests: XCTestCase {
     /// prefill on float weights stops the server at load with the reason and exit status 1. (q4_0: its tokens on this
     /// fixture differ from the bf16 ones from the second on, so a server that dropped the options would fail.)
     func testServeTakesTheDecoderRuntimeOptions() throws {
-        let options = ["--weights", "q4_0", "--int8-prefill", "--kv-cache", "f16"]
+        let options = ["--weights", "q4_0", "--prefill", "integer", "--kv-cache", "f16"]
         let (p, _, log, listening) = try ServeBinary.startServe(["--model", ServerHarness.modelDir.path, "--port", "0",
                                                                  "--max-new-tokens", "24"] + options)
         defer { if p.isRunning { p.terminate() } }
@@ -115,7 +115,7 @@ final class ServeCommandTests: XCTestCase {
 
         let bad = Process()
         bad.executableURL = ServeBinary.url
-        bad.arguments = ["serve", "--model", ServerHarness.modelDir.path, "--port", "0", "--int8-prefill"]
+        bad.arguments = ["serve", "--model", ServerHarness.modelDir.path, "--port", "0", "--prefill", "integer"]
         let badErr = Pipe()
         bad.standardError = badErr
         bad.standardOutput = FileHandle.nullDevice
@@ -123,7 +123,7 @@ final class ServeCommandTests: XCTestCase {
         let text = String(decoding: badErr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         bad.waitUntilExit()
         XCTAssertEqual(bad.terminationStatus, 1)
-        XCTAssertTrue(text.contains("--int8-prefill needs block-format weights (q8_0 or q4_0)"), text)
+        XCTAssertTrue(text.contains("--prefill integer needs block-format weights (q8_0 or q4_0)"), text)
     }
 
     func testBadFlagsExitWithCode1() throws {
