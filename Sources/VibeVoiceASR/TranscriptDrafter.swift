@@ -11,10 +11,13 @@ import VibeVoiceText
 /// starts at 0), and a speaker already seen (the most recent one other than the last segment's, since
 /// conversations alternate). So the drafter predicts the text up to the next value it cannot know (an `End`, or
 /// the content), checks that what has been written is a prefix of that prediction, and proposes the tokens of
-/// the rest. Inside the content it uses prompt lookup. Drafts are verified against the model's own choices, so
-/// a wrong guess only costs its rows.
+/// the rest. Inside the content it uses prompt lookup, and where that finds nothing, a one-token guess: the token
+/// that has most often followed the last one so far (`FollowerTable`). Drafts are verified against the model's own
+/// choices, so a wrong guess only costs its rows; one extra row costs a few percent of a step (`bench
+/// --multi-row`), and the guess is right often enough to pay for it (`bench --draft-replay`).
 public final class TranscriptDrafter: Drafter {
     private let ngram: NGramDrafter
+    private var followers = FollowerTable()
     private let tokenizer: Tokenizer
     private var bytes: [UInt8] = []
     private var contextLength: Int?
@@ -32,6 +35,7 @@ public final class TranscriptDrafter: Drafter {
 
     public func observe(_ tokens: [Int]) {
         ngram.observe(tokens)
+        followers.observe(tokens)
         if contextLength == nil {
             contextLength = tokens.count   // the prompt: not part of the transcript text
             return
@@ -51,7 +55,7 @@ public final class TranscriptDrafter: Drafter {
         let contentKey = "\"\(keys[keys.count - 1])\":\""
         if let c = seg.range(of: contentKey) {
             let content = seg[c.upperBound...]
-            guard let close = Self.closingQuote(content) else { return ngram.propose(limit: limit) }
+            guard let close = Self.closingQuote(content) else { return contentDraft(limit: limit) }
             // After the content: close the object and open the next segment.
             let after = String(content[content.index(after: close)...])
             learnKeys(String(seg[..<c.lowerBound]) + contentKey)
@@ -64,6 +68,13 @@ public final class TranscriptDrafter: Drafter {
             return ngram.propose(limit: limit)
         }
         return tokens(continuing: seg, of: predicted, limit: limit) ?? []
+    }
+
+    /// Inside the content: prompt lookup, else the likeliest follower of the last token.
+    private func contentDraft(limit: Int) -> [Int] {
+        let lookup = ngram.propose(limit: limit)
+        if !lookup.isEmpty { return lookup }
+        return followers.guess().map { [$0] } ?? []
     }
 
     /// The tokens of `prediction` after `written`, when `written` is a prefix of it and something is left.
@@ -116,7 +127,11 @@ public final class TranscriptDrafter: Drafter {
             case 1: guess = Self.completeEnd(partial, start: values[0])
             default: guess = completeSpeaker(partial, previous: previous)
             }
-            guard let guess else { return out + partial + (i == 1 ? Self.endContinuation(partial, start: values[0]) : "") }
+            guard let guess else {
+                let more = i == 0 ? Self.startContinuation(partial, previousEnd: previous.last?[keys[1]])
+                    : i == 1 ? Self.endContinuation(partial, start: values[0]) : ""
+                return out + partial + more
+            }
             out += guess
             values.append(guess)
         }
@@ -155,6 +170,14 @@ public final class TranscriptDrafter: Drafter {
         if expected.hasPrefix(partial) { return expected }
         guard isTimePrefix(partial) else { return nil }
         return timeIsComplete(partial) ? partial : nil
+    }
+
+    /// What can be guessed of a `Start` being written that has left the previous `End` (a pause between turns):
+    /// its point, once the whole part written is at least the previous end's (a start never precedes it).
+    static func startContinuation(_ partial: String, previousEnd: String?) -> String {
+        guard let previousEnd, !partial.isEmpty, partial.allSatisfy(\.isNumber), let written = Int(partial),
+              let whole = previousEnd.split(separator: ".", maxSplits: 1).first.flatMap({ Int($0) }) else { return "" }
+        return written >= whole ? "." : ""
     }
 
     /// The `End` with `partial` written, as far as it can be guessed. Only a complete value is returned as a
@@ -263,5 +286,30 @@ public final class TranscriptDrafter: Drafter {
             found.insert(String(head[head.startIndex..<colon]), at: 0)
         }
         if found.count == 4 { keys = found }
+    }
+}
+
+/// For each token, the token that has most often followed it (ties to the one seen most recently), updated as
+/// tokens are observed: a one-token draft where nothing longer is known. Deterministic: no hash order involved.
+struct FollowerTable {
+    private var counts: [Int: [Int: Int]] = [:]
+    private var best: [Int: (token: Int, count: Int)] = [:]
+    private var last: Int?
+
+    mutating func observe(_ tokens: [Int]) {
+        for t in tokens {
+            if let p = last {
+                let c = counts[p, default: [:]][t, default: 0] + 1
+                counts[p, default: [:]][t] = c
+                // t is the most recent follower, so it wins a tie.
+                if c >= (best[p]?.count ?? 0) { best[p] = (t, c) }
+            }
+            last = t
+        }
+    }
+
+    /// The likeliest next token after the last one observed, if that token has been followed before.
+    func guess() -> Int? {
+        last.flatMap { best[$0]?.token }
     }
 }
