@@ -175,9 +175,14 @@ public final class TranscriptDrafter: Drafter {
     /// What can be guessed of a `Start` being written that has left the previous `End` (a pause between turns):
     /// its point, once the whole part written is at least the previous end's (a start never precedes it).
     static func startContinuation(_ partial: String, previousEnd: String?) -> String {
-        guard let previousEnd, !partial.isEmpty, partial.allSatisfy(\.isNumber), let written = Int(partial),
-              let whole = previousEnd.split(separator: ".", maxSplits: 1).first.flatMap({ Int($0) }) else { return "" }
+        guard let previousEnd, partial.allSatisfy(\.isNumber), let written = Int(partial),
+              let whole = Int(wholePart(previousEnd)) else { return "" }
         return written >= whole ? "." : ""
+    }
+
+    /// A time's digits before its point (all of it without one).
+    static func wholePart(_ time: String) -> String {
+        time.split(separator: ".", maxSplits: 1).first.map(String.init) ?? time
     }
 
     /// The `End` with `partial` written, as far as it can be guessed. Only a complete value is returned as a
@@ -193,7 +198,7 @@ public final class TranscriptDrafter: Drafter {
     /// What can be guessed of an `End` being written (`partial`), beyond it: used where the value is incomplete.
     static func endContinuation(_ partial: String, start: String) -> String {
         guard isTimePrefix(partial), !partial.contains(".") else { return "" }
-        let whole = start.split(separator: ".", maxSplits: 1).first.map(String.init) ?? start
+        let whole = wholePart(start)
         guard whole.allSatisfy(\.isNumber), !whole.isEmpty else { return "" }
         let lead = String(whole.dropLast())
         if lead.hasPrefix(partial), lead.count > partial.count { return String(lead.dropFirst(partial.count)) }
