@@ -41,6 +41,13 @@ int vv_quant_set_max_level(int level) {
 
 void vv_set_force_scalar(int on) { vv_quant_set_max_level(on ? VV_QUANT_SCALAR : VV_QUANT_AVX512VNNI); }
 
+int vv_x8_matvec_streams = 2;
+
+int vv_x8_set_matvec_streams(int streams) {
+    if (streams > 0) vv_x8_matvec_streams = streams >= 2 ? 2 : 1;
+    return vv_x8_matvec_streams;
+}
+
 size_t vv_q_blocks(size_t cols) { return (cols + QK - 1) / QK; }
 
 /* ---------------- activation quantisation ---------------- */

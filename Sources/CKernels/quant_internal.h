@@ -78,6 +78,13 @@ static inline void vv_q8_prefetch_rows(const int8_t *q, size_t nb, size_t b, int
  * rows grow from 3584 to 18944 columns. */
 #define VV_Q8_LOCKSTEP_BLOCKS 256
 
+/* Memory streams per thread of the x8 one-row mat-vecs (vv_x8_set_matvec_streams). One sequential stream per
+ * thread leaves memory idle on some hosts: on the 2-vCPU Intel Xeon host (2026-12-07), a plain 2-thread read reached
+ * 25 GB/s with one stream per thread (software prefetch at its best distance) against 28-29 GB/s with two and 30-31
+ * with four; the q8_0 x8 mat-vec alone (131072x3584, 470 MB, 2 threads, alternated) 22-26 GB/s with one stream
+ * against 27-28 with two, q4_0 22-25 against 27-28; four streams gave nothing more. */
+extern int vv_x8_matvec_streams;
+
 /* 4 bytes from any address, as one int32 (the x8 layouts' 4-byte chunks and activation broadcasts). */
 static inline int32_t vv_load4(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
 

@@ -186,23 +186,44 @@ static inline void x8_prefetch(const uint8_t *p) {
     _mm_prefetch((const char *)p + 64, _MM_HINT_T1);
 }
 
+/* One block b of group qg/dg folded into acc (the one-row arithmetic). */
+#define X8_BLOCK(ISA, qg, dg, b, acc) do {                                                                         \
+        __m256i lo[4], hi[4];                                                                                     \
+        x8_unpack((qg) + (b) * BLOCK_BYTES, lo, hi);                                                              \
+        const __m256i s = _mm256_add_epi32(x8_dot_##ISA(lo, hi, qx + (b) * QK), _mm256_set1_epi32(off[b]));      \
+        const __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((dg) + (b) * G))),      \
+                                        _mm256_set1_ps(dx[b]));                                                   \
+        acc = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(s), acc);                                                    \
+    } while (0)
+
 #define X8_KERNELS(ISA, TARGET, JT)                                                                                    \
 TARGET static void matvec_x8_##ISA(const uint8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,        \
                                    const int32_t *off, float *y, size_t nb, size_t rows, size_t g0, size_t g1) {  \
-    for (size_t g = g0; g < g1; g++) {                                                                            \
+    /* With two streams, groups g0+k and g0+h+k go side by side (see vv_x8_matvec_streams). */                  \
+    const size_t h = vv_x8_matvec_streams >= 2 ? (g1 - g0) / 2 : 0;                                               \
+    for (size_t k = 0; k < h; k++) {                                                                              \
+        const size_t ga = g0 + k, gb = g0 + h + k;                                                                \
+        __m256 acca = _mm256_setzero_ps(), accb = _mm256_setzero_ps();                                           \
+        const uint8_t *qa = q + ga * nb * BLOCK_BYTES, *qb = q + gb * nb * BLOCK_BYTES;                           \
+        const uint16_t *da = d + ga * nb * G, *db = d + gb * nb * G;                                              \
+        for (size_t b = 0; b < nb; b++) {                                                                         \
+            x8_prefetch(qa + (b + X8_PREFETCH_BLOCKS) * BLOCK_BYTES);                                             \
+            x8_prefetch(qb + (b + X8_PREFETCH_BLOCKS) * BLOCK_BYTES);                                             \
+            X8_BLOCK(ISA, qa, da, b, acca);                                                                       \
+            X8_BLOCK(ISA, qb, db, b, accb);                                                                       \
+        }                                                                                                         \
+        vv_x8_store(y + ga * G, acca, rows - ga * G);                                                             \
+        vv_x8_store(y + gb * G, accb, rows - gb * G);                                                             \
+    }                                                                                                             \
+    for (size_t g = g0 + 2 * h; g < g1; g++) {                                                                    \
         __m256 acc = _mm256_setzero_ps();                                                                         \
         const uint8_t *qg = q + g * nb * BLOCK_BYTES;                                                             \
         const uint16_t *dg = d + g * nb * G;                                                                      \
         for (size_t b = 0; b < nb; b++) {                                                                         \
-            __m256i lo[4], hi[4];                                                                                 \
             x8_prefetch(qg + (b + X8_PREFETCH_BLOCKS) * BLOCK_BYTES);                                             \
-            x8_unpack(qg + b * BLOCK_BYTES, lo, hi);                                                              \
-            const __m256i s = _mm256_add_epi32(x8_dot_##ISA(lo, hi, qx + b * QK), _mm256_set1_epi32(off[b]));    \
-            const __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(dg + b * G))),      \
-                                            _mm256_set1_ps(dx[b]));                                               \
-            acc = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(s), acc);                                                \
+            X8_BLOCK(ISA, qg, dg, b, acc);                                                                        \
         }                                                                                                         \
-        vv_x8_store(y + g * G, acc, rows - g * G);                                                                   \
+        vv_x8_store(y + g * G, acc, rows - g * G);                                                                \
     }                                                                                                             \
 }                                                                                                                 \
 /* J <= JT activation rows against one group: the payload is loaded once per block for all J (each row keeps the \

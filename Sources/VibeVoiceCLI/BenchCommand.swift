@@ -77,6 +77,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Row chunks per thread that the decode mat-vecs hand out to whichever thread is free (default 4; 1: one fixed range per thread). For comparisons.", valueName: "n"))
     var matvecChunks: Int?
 
+    @Option(help: ArgumentHelp("Memory streams per thread of the q8_0/q4_0 one-row decode mat-vecs: 2 (the default) walks two halves of each thread's rows side by side, 1 walks them in order. Both give the same bits; for comparisons.", valueName: "n"))
+    var matvecStreams: Int?
+
     @Flag(help: "Also prefill the 60 s and 300 s prompt shapes (513 and 2313 tokens, random audio embeddings) for their ratios to the sgemm rate.")
     var prefillSweep = false
 
@@ -104,6 +107,9 @@ struct BenchCommand: ParsableCommand {
         if let n = matvecChunks, !(1...64).contains(n) {
             throw CLIUsageError("--matvec-chunks must be between 1 and 64, got \(n)")
         }
+        if let n = matvecStreams, !(1...2).contains(n) {
+            throw CLIUsageError("--matvec-streams must be 1 or 2, got \(n)")
+        }
         if let list = batchSizes { _ = try Self.parseBatchSizes(list) }
         if (batchSizes != nil || forcedDrafts) && model == nil { throw CLIUsageError("--batch-sizes and --forced-drafts need --model DIR") }
     }
@@ -112,6 +118,7 @@ struct BenchCommand: ParsableCommand {
         if let threads { ComputeThreads.set(threads) }
         if let path = quantKernels.flatMap(QuantKernelPath.init(rawValue:)) { QuantKernelPath.cap(path) }
         if let matvecChunks { Parallel.balancedChunksPerThread = matvecChunks }
+        if let matvecStreams { MatvecStreams.perThread = matvecStreams }
         if logSoftmax { return runLogSoftmax() }
         if multiRow { return try runMultiRow() }
         if !draftReplay.isEmpty && !(forcedDrafts && model != nil) { return try runDraftReplay() }

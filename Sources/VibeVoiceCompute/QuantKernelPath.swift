@@ -41,3 +41,14 @@ public enum QuantKernelPath: String, CaseIterable, Sendable {
         QuantKernelPath(level: vv_quant_set_max_level(path.level))
     }
 }
+
+/// Memory streams per thread of the decode layouts' one-row mat-vecs (q8_0 and q4_0 rows interleaved by 8): 2, the
+/// default, walks two halves of each thread's rows side by side, which kept more of the memory busy on the Intel
+/// Xeon host (see quant_internal.h); 1 walks them in order. Both give the same bits; for comparisons
+/// (`bench --matvec-streams`).
+public enum MatvecStreams {
+    public static var perThread: Int {
+        get { Int(vv_x8_set_matvec_streams(0)) }
+        set { vv_x8_set_matvec_streams(Int32(newValue)) }
+    }
+}

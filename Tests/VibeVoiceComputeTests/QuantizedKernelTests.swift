@@ -21,6 +21,7 @@ final class QuantizedKernelTests: XCTestCase {
 
     override func tearDown() {
         vv_set_force_scalar(0)
+        MatvecStreams.perThread = 2
         super.tearDown()
     }
 
@@ -47,6 +48,15 @@ final class QuantizedKernelTests: XCTestCase {
         var d = [Float](repeating: 0, count: nb)
         vv_quantize_act_q8(x, x.count, &q, &d)
         return (q, d)
+    }
+
+    func testMatvecStreamsSettingTakesOneOrTwo() {
+        XCTAssertEqual(MatvecStreams.perThread, 2, "two streams by default")
+        MatvecStreams.perThread = 1
+        XCTAssertEqual(MatvecStreams.perThread, 1)
+        MatvecStreams.perThread = 7
+        XCTAssertEqual(MatvecStreams.perThread, 2, "more than two is two")
+        XCTAssertEqual(vv_x8_set_matvec_streams(0), 2, "0 only asks")
     }
 
     func testActivationQuantisationIsIdenticalOnEveryPathAndWithinHalfAStep() {
@@ -83,9 +93,15 @@ final class QuantizedKernelTests: XCTestCase {
                 let scalar = Linear(weight: w, bias: nil, decodeLayout: layout).forward(x, rows: 1)
                 for level in Self.levels.dropFirst() {
                     vv_quant_set_max_level(level)
-                    let other = Linear(weight: w, bias: nil, decodeLayout: layout).forward(x, rows: 1)
-                    XCTAssertEqual(scalar.map(\.bitPattern), other.map(\.bitPattern),
-                                   "\(format) \(rows)x\(cols) level \(level) x8 \(layout)")
+                    // The x8 mat-vec walks each thread's groups in one or two streams; an odd group count leaves
+                    // one group to walk alone (37, 13, 9, 1031 rows).
+                    for streams in [1, 2] {
+                        MatvecStreams.perThread = streams
+                        let other = Linear(weight: w, bias: nil, decodeLayout: layout).forward(x, rows: 1)
+                        XCTAssertEqual(scalar.map(\.bitPattern), other.map(\.bitPattern),
+                                       "\(format) \(rows)x\(cols) level \(level) x8 \(layout) streams \(streams)")
+                    }
+                    MatvecStreams.perThread = 2
                 }
                 vv_set_force_scalar(0)
                 let simd = Linear(weight: w, bias: nil, decodeLayout: layout).forward(x, rows: 1)

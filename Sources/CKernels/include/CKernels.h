@@ -92,6 +92,10 @@ int vv_quant_set_max_level(int level);
 int vv_quant_level(void);
 /* Forces the portable scalar paths (1) or lifts the cap (0). */
 void vv_set_force_scalar(int on);
+/* Memory streams per thread of the x8 layouts' one-row mat-vec (1 or 2; default 2): with 2, each thread walks the
+ * two halves of its groups side by side. Results are the same either way; for comparisons. Returns the value in
+ * use (0 or less only asks). */
+int vv_x8_set_matvec_streams(int streams);
 
 #include "CKernelsFused.h"
 
