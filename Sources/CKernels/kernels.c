@@ -324,6 +324,17 @@ int vv_cpu_has_avx512vnni(void) {
 #endif
 }
 
+int vv_cpu_has_avx512(void) {
+#ifdef VV_X86
+    __builtin_cpu_init();
+    return vv_cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512cd");
+#else
+    return 0;
+#endif
+}
+
 int vv_kernels_simd_enabled(void) { return vv_cpu_has_avx2(); }
 
 void vv_widen_bf16(const uint16_t *src, float *dst, size_t n) {

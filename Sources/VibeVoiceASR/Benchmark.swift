@@ -160,6 +160,10 @@ extension Benchmark {
         public var decoderCachedFraction = 1.0
         /// The block-format kernels' instruction-set path (scalar, avx2, avxvnni, avx512vnni).
         public var quantKernels = QuantKernelPath.current.rawValue
+        /// OpenBLAS's kernel set for sgemm (`BLASCore.current`; nil for another BLAS).
+        public var blasCore = BLASCore.current
+        /// Memory streams per thread of the x8 one-row mat-vecs (`vv_x8_set_matvec_streams`).
+        public var matvecStreams = MatvecStreams.perThread
         /// What `prefillDetail` and the long-audio figures add (attention time, exact FLOP count, the cache).
         public var prefillDetail = PrefillDetail()
 
@@ -190,6 +194,8 @@ extension Benchmark {
                 "simd_kernels": kernelsUseSIMD, "quant_kernels": quantKernels,
             ]
             out["peak_resident_bytes"] = peakResidentBytes ?? NSNull()
+            out["blas_core"] = blasCore ?? NSNull()
+            out["matvec_streams"] = matvecStreams
             out["decoder_cached_fraction"] = decoderCachedFraction
             for (k, v) in prefillDetail.json(report: self) { out[k] = v }
             return out

@@ -166,6 +166,7 @@ struct TranscribeCommand: ParsableCommand {
                     : ", decoder to be quantised to \(format.userName) after the first encoding"
             }
             if integerPrefill { note += ", integer prefill" }
+            if let core = BLASCore.current { note += ", BLAS kernels \(core)" }
             display.message(String(format: "load: %.2f s%@", loadSeconds, note))
         }
 

@@ -31,6 +31,7 @@ struct VibeVoiceASRCommand: ParsableCommand {
 @main
 enum Entry {
     static func main() {
+        BLASCoreRelaunch.relaunchIfNeeded()
         let command: ParsableCommand
         do {
             command = try VibeVoiceASRCommand.parseAsRoot()

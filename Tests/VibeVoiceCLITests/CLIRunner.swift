@@ -23,7 +23,9 @@ enum CLIRunner {
 
     /// Runs with `arguments`, feeding `stdin`; stdout and stderr go through temporary files so a
     /// chatty process can never block on a full pipe.
-    static func run(_ arguments: [String], stdin: Data = Data(), environment: [String: String]? = nil) throws -> Result {
+    /// `environment` adds to (or replaces in) this process's environment; `unsetting` names variables to leave out.
+    static func run(_ arguments: [String], stdin: Data = Data(), environment: [String: String]? = nil,
+                    unsetting: [String] = []) throws -> Result {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             XCTFail("vibevoice-asr is not built next to the test bundle at \(binary.path)")
             throw CocoaError(.fileNoSuchFile)
@@ -37,8 +39,10 @@ enum CLIRunner {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        if environment != nil || !unsetting.isEmpty {
+            var env = ProcessInfo.processInfo.environment.merging(environment ?? [:]) { $1 }
+            for name in unsetting { env[name] = nil }
+            process.environment = env
         }
         let outHandle = try FileHandle(forWritingTo: outURL)
         let errHandle = try FileHandle(forWritingTo: errURL)

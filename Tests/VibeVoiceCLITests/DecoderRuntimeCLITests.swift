@@ -71,6 +71,24 @@ final class DecoderRuntimeCLITests: XCTestCase {
         XCTAssertEqual(try integerPrefill([]), false)
     }
 
+    /// OpenBLAS gives a CPU newer than itself the kernels of its fallback (Prescott, SSE3); the binary then runs
+    /// itself again with `OPENBLAS_CORETYPE` set. Whatever this host's OpenBLAS knows, the kernels in use have AVX2
+    /// wherever the CPU does; a core the user names is kept.
+    func testSgemmUsesTheKernelsTheCPUHas() throws {
+        func core(_ environment: [String: String]) throws -> String? {
+            let run = try CLIRunner.run(["transcribe", audio.path, "--model", model.path, "--max-new-tokens", "2", "-v"],
+                                        environment: environment, unsetting: environment.isEmpty ? ["OPENBLAS_CORETYPE"] : [])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            guard let range = run.stderr.range(of: "BLAS kernels ") else { return nil }
+            return String(run.stderr[range.upperBound...].prefix { $0.isLetter || $0.isNumber })
+        }
+        let chosen = try XCTUnwrap(try core([:]), "the verbose load line names the BLAS kernels")
+        if BLASCore.better(than: "Prescott") != nil {
+            XCTAssertNil(BLASCore.better(than: chosen), "\(chosen) leaves the CPU's AVX2 unused")
+        }
+        XCTAssertEqual(try core(["OPENBLAS_CORETYPE": "Haswell"]), "Haswell", "a core the user names is kept")
+    }
+
     func testBadRuntimeFlagsAreUsageErrors() throws {
         for flags in [["--int8-prefill"], ["--prefill", "integer"]] {
             let bf16 = try CLIRunner.run(["transcribe", audio.path, "--model", model.path, "--quiet"] + flags)

@@ -90,6 +90,10 @@ enum { VV_QUANT_SCALAR = 0, VV_QUANT_AVX2 = 1, VV_QUANT_AVXVNNI = 2, VV_QUANT_AV
 int vv_quant_set_max_level(int level);
 /* The path in use. */
 int vv_quant_level(void);
+/* 1 when the CPU has AVX2, FMA and F16C (checked once). */
+int vv_cpu_has_avx2(void);
+/* 1 when the CPU also has AVX-512 F, BW, VL, DQ and CD, with the OS saving their state. */
+int vv_cpu_has_avx512(void);
 /* Forces the portable scalar paths (1) or lifts the cap (0). */
 void vv_set_force_scalar(int on);
 /* Memory streams per thread of the x8 layouts' one-row mat-vec (1 or 2; default 2): with 2, each thread walks the
