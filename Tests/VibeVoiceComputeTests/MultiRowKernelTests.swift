@@ -41,14 +41,21 @@ final class MultiRowKernelTests: XCTestCase {
                 // Block counts 2, 5, 7, 3 and, past the kernels' groups of 8 scales, 10 and 17.
                 for (rows, cols) in [(37, 53), (64, 129), (6, 200), (130, 96), (13, 300), (9, 520)] {
                     let lin = Linear(weight: try weight(rows, cols, dtype), bias: values(rows, scale: 1))
+                    // The x8 kernels walk one stream or two (an odd group count leaves one group alone: 37, 130
+                    // rows); each setting's rows are checked against the other setting's one-row mat-vec.
                     for m in 2...Linear.maxMatvecRows {
+                      for streams in [1, 2] {
                         let x = values(m * cols, scale: 2)
+                        MatvecStreams.perThread = streams
                         let block = lin.forward(x, rows: m)
+                        MatvecStreams.perThread = 3 - streams
                         for j in 0..<m {
                             let one = lin.forward(Array(x[(j * cols)..<((j + 1) * cols)]), rows: 1)
                             XCTAssertEqual(Array(block[(j * rows)..<((j + 1) * rows)]).map(\.bitPattern), one.map(\.bitPattern),
-                                           "\(dtype) \(rows)x\(cols) m=\(m) row \(j) level \(level)")
+                                           "\(dtype) \(rows)x\(cols) m=\(m) row \(j) level \(level) streams \(streams)")
                         }
+                        MatvecStreams.perThread = 2
+                      }
                     }
                 }
             }
