@@ -145,6 +145,40 @@ TARGET __attribute__((unused)) static void NAME(const W *q, const uint16_t *d, c
     }                                                                                                          \
 }
 
+/* Defines NAME, the one-row mat-vec of an x8 layout (W payload, BLOCK_BYTES per group and block) over groups
+ * [g0, g1): BLOCK(ISA, qg, dg, b, acc) folds block b of a group into acc (the format's one-row arithmetic; it reads
+ * qx, dx and off), and the layout's file defines x8_prefetch and X8_PREFETCH_BLOCKS. With two streams
+ * (vv_x8_matvec_streams), groups g0+k and g0+h+k go side by side, block by block. */
+#define VV_X8_STREAMED_MATVEC(NAME, TARGET, W, BLOCK_BYTES, BLOCK, ISA)                                         \
+TARGET static void NAME(const W *q, const uint16_t *d, const int8_t *qx, const float *dx, const int32_t *off,    \
+                        float *y, size_t nb, size_t rows, size_t g0, size_t g1) {                                 \
+    const size_t h = vv_x8_matvec_streams >= 2 ? (g1 - g0) / 2 : 0;                                               \
+    for (size_t k = 0; k < h; k++) {                                                                              \
+        const size_t ga = g0 + k, gb = g0 + h + k;                                                                \
+        __m256 acca = _mm256_setzero_ps(), accb = _mm256_setzero_ps();                                           \
+        const W *qa = q + ga * nb * (BLOCK_BYTES), *qb = q + gb * nb * (BLOCK_BYTES);                             \
+        const uint16_t *da = d + ga * nb * 8, *db = d + gb * nb * 8;                                              \
+        for (size_t b = 0; b < nb; b++) {                                                                         \
+            x8_prefetch(qa + (b + X8_PREFETCH_BLOCKS) * (BLOCK_BYTES));                                           \
+            x8_prefetch(qb + (b + X8_PREFETCH_BLOCKS) * (BLOCK_BYTES));                                           \
+            BLOCK(ISA, qa, da, b, acca);                                                                          \
+            BLOCK(ISA, qb, db, b, accb);                                                                          \
+        }                                                                                                         \
+        vv_x8_store(y + ga * 8, acca, rows - ga * 8);                                                             \
+        vv_x8_store(y + gb * 8, accb, rows - gb * 8);                                                             \
+    }                                                                                                             \
+    for (size_t g = g0 + 2 * h; g < g1; g++) {                                                                    \
+        __m256 acc = _mm256_setzero_ps();                                                                         \
+        const W *qg = q + g * nb * (BLOCK_BYTES);                                                                 \
+        const uint16_t *dg = d + g * nb * 8;                                                                      \
+        for (size_t b = 0; b < nb; b++) {                                                                         \
+            x8_prefetch(qg + (b + X8_PREFETCH_BLOCKS) * (BLOCK_BYTES));                                           \
+            BLOCK(ISA, qg, dg, b, acc);                                                                           \
+        }                                                                                                         \
+        vv_x8_store(y + g * 8, acc, rows - g * 8);                                                                \
+    }                                                                                                             \
+}
+
 /* The public mat-vec and multi-row entry points of an x8 layout (quant_q4_0x8.c, quant_q8_0x8.c), defined in
  * the layout's file over its own static kernels: x8_offset (the exact per-block offset the SIMD dot products
  * start from), matvec_x8_{avx2,avxvnni,avx512vl}, matmul_x8_* and the scalar reference matvec_x8_scalar. W is

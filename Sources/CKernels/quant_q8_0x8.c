@@ -169,35 +169,7 @@ static inline void x8_prefetch(const int8_t *p) {
                           _mm256_cvtepi32_ps(x8_dot_##ISA((qg) + (b) * BLOCK_BYTES, qx + (b) * QK, off[b])), acc)
 
 #define X8_KERNELS(ISA, TARGET)                                                                                    \
-TARGET static void matvec_x8_##ISA(const int8_t *q, const uint16_t *d, const int8_t *qx, const float *dx,         \
-                                   const int32_t *off, float *y, size_t nb, size_t rows, size_t g0, size_t g1) {  \
-    /* With two streams, groups g0+k and g0+h+k go side by side (see vv_x8_matvec_streams). */                  \
-    const size_t h = vv_x8_matvec_streams >= 2 ? (g1 - g0) / 2 : 0;                                               \
-    for (size_t k = 0; k < h; k++) {                                                                              \
-        const size_t ga = g0 + k, gb = g0 + h + k;                                                                \
-        __m256 acca = _mm256_setzero_ps(), accb = _mm256_setzero_ps();                                           \
-        const int8_t *qa = q + ga * nb * BLOCK_BYTES, *qb = q + gb * nb * BLOCK_BYTES;                            \
-        const uint16_t *da = d + ga * nb * G, *db = d + gb * nb * G;                                              \
-        for (size_t b = 0; b < nb; b++) {                                                                         \
-            x8_prefetch(qa + (b + X8_PREFETCH_BLOCKS) * BLOCK_BYTES);                                             \
-            x8_prefetch(qb + (b + X8_PREFETCH_BLOCKS) * BLOCK_BYTES);                                             \
-            X8_BLOCK(ISA, qa, da, b, acca);                                                                       \
-            X8_BLOCK(ISA, qb, db, b, accb);                                                                       \
-        }                                                                                                         \
-        vv_x8_store(y + ga * G, acca, rows - ga * G);                                                             \
-        vv_x8_store(y + gb * G, accb, rows - gb * G);                                                             \
-    }                                                                                                             \
-    for (size_t g = g0 + 2 * h; g < g1; g++) {                                                                    \
-        __m256 acc = _mm256_setzero_ps();                                                                         \
-        const int8_t *qg = q + g * nb * BLOCK_BYTES;                                                              \
-        const uint16_t *dg = d + g * nb * G;                                                                      \
-        for (size_t b = 0; b < nb; b++) {                                                                         \
-            x8_prefetch(qg + (b + X8_PREFETCH_BLOCKS) * BLOCK_BYTES);                                             \
-            X8_BLOCK(ISA, qg, dg, b, acc);                                                                        \
-        }                                                                                                         \
-        vv_x8_store(y + g * G, acc, rows - g * G);                                                                \
-    }                                                                                                             \
-}                                                                                                                 \
+VV_X8_STREAMED_MATVEC(matvec_x8_##ISA, TARGET, int8_t, BLOCK_BYTES, X8_BLOCK, ISA)                               \
 /* J <= 4 activation rows (16 vector registers) against one group, each with the one-row arithmetic (each      \
  * output equals the mat-vec of that row bit for bit); the group's payload is read from memory once for all J. */ \
 TARGET static inline __attribute__((always_inline)) void group_x8_##ISA(const int8_t *qg, const uint16_t *dg,    \
