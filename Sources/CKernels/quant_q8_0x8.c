@@ -227,7 +227,7 @@ VV_AVX512VNNI static inline __attribute__((always_inline)) void tile_x8_avx512vl
 }
 VV_X8_TILED_MATMUL(matmul_x8_tiled_avx512vl, VV_AVX512VNNI, int8_t, BLOCK_BYTES, tile_x8_avx512vl, 8)
 
-/* J <= 4 activation rows against two groups side by side, block by block: two memory streams per thread, as in
+/* J <= 8 activation rows against two groups side by side, block by block: two memory streams per thread, as in
  * the one-row mat-vec (vv_x8_matvec_streams). Each group's rows keep the one-row arithmetic. */
 VV_AVX512VNNI static inline __attribute__((always_inline)) void tile2_x8_avx512vl(const int8_t *qa,
         const int8_t *qb, const uint16_t *da, const uint16_t *db, const int8_t *qx, const float *dx,
@@ -246,10 +246,11 @@ VV_AVX512VNNI static inline __attribute__((always_inline)) void tile2_x8_avx512v
     }
 }
 
-/* Up to 4 rows (a decode step's verify rows or a batch): with two streams, groups g0+k and g0+h+k side by side;
- * otherwise, and for more rows, the tiled kernel. On the Intel Xeon host (470 MB q8_0, 2 threads, medians of 9
- * paired ratios to a two-stream one-row mat-vec): 2 rows 1.17 against 1.27 of one row, 4 rows 1.29-1.31 against
- * 1.48; 8 rows two streams cost more (1.72-1.76 against 1.60: 16 accumulators), so they stay on one. */
+/* Up to 8 rows (a decode step's verify rows or a batch): with two streams, groups g0+k and g0+h+k side by side;
+ * otherwise, and for more rows, the tiled kernel. On the Intel Xeon host, costs relative to the two-stream one-row
+ * mat-vec (`bench --draft-replay`'s multi-row costs, 3 alternated runs of two builds): 5-8 rows 1.13-1.34 with two
+ * streams from 5 rows up against 1.31-1.50 with them only up to 4 rows; 2-4 rows 1.04-1.19 either way
+ * (`bench --multi-row` before the change: 1.13-1.24, 1.34-1.43 and 1.53-1.59 for 2, 4 and 8 rows). */
 VV_AVX512VNNI static void matmul_x8_streams_avx512vl(const int8_t *q, const uint16_t *d, const int8_t *qx,
         const float *dx, const int32_t *off, size_t m, float *y, size_t ldy, size_t nb, size_t rows, size_t g0,
         size_t g1) {
