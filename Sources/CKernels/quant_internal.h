@@ -179,6 +179,64 @@ TARGET static void NAME(const W *q, const uint16_t *d, const int8_t *qx, const f
     }                                                                                                             \
 }
 
+/* The multi-row products of an x8 layout over ROWS_BLOCK(blk, dgb, qx, dx, off, nb, b, acc, J), which folds block b
+ * of one group into the accumulators of J <= 8 activation rows (the format's one-row arithmetic per row):
+ * - VV_X8_GROUP_ROWS defines NAME, J rows against one group (the GROUP argument of VV_X8_TILED_MATMUL);
+ * - VV_X8_PAIRED_MATMUL defines NAME, the product of up to JT rows: with ON and two streams
+ *   (vv_x8_matvec_streams), groups g0+k and g0+h+k side by side, block by block, as in the one-row mat-vec; the
+ *   groups left over, and more rows, go to TILED (a VV_X8_TILED_MATMUL product). */
+#define VV_X8_GROUP_ROWS(NAME, TARGET, W, BLOCK_BYTES, ROWS_BLOCK)                                               \
+TARGET static inline __attribute__((always_inline)) void NAME(const W *qg, const uint16_t *dg, const int8_t *qx,  \
+        const float *dx, const int32_t *off, float *y, size_t ldy, size_t nb, size_t valid, const int J) {       \
+    __m256 acc[8];                                                                                                \
+    for (int j = 0; j < J; j++) acc[j] = _mm256_setzero_ps();                                                     \
+    for (size_t b = 0; b < nb; b++) {                                                                             \
+        x8_prefetch(qg + (b + X8_PREFETCH_BLOCKS) * (BLOCK_BYTES));                                               \
+        ROWS_BLOCK(qg + b * (BLOCK_BYTES), dg + b * 8, qx, dx, off, nb, b, acc, J);                               \
+    }                                                                                                             \
+    for (int j = 0; j < J; j++) vv_x8_store(y + j * ldy, acc[j], valid);                                          \
+}
+
+#define VV_X8_PAIRED_MATMUL(NAME, TARGET, W, BLOCK_BYTES, ROWS_BLOCK, TILED, JT, ON)                             \
+TARGET static inline __attribute__((always_inline)) void NAME##_pair(const W *qa, const W *qb, const uint16_t *da, \
+        const uint16_t *db, const int8_t *qx, const float *dx, const int32_t *off, float *ya, float *yb,          \
+        size_t ldy, size_t nb, size_t valida, size_t validb, const int J) {                                       \
+    __m256 acca[8], accb[8];                                                                                      \
+    for (int j = 0; j < J; j++) acca[j] = accb[j] = _mm256_setzero_ps();                                          \
+    for (size_t b = 0; b < nb; b++) {                                                                             \
+        x8_prefetch(qa + (b + X8_PREFETCH_BLOCKS) * (BLOCK_BYTES));                                               \
+        x8_prefetch(qb + (b + X8_PREFETCH_BLOCKS) * (BLOCK_BYTES));                                               \
+        ROWS_BLOCK(qa + b * (BLOCK_BYTES), da + b * 8, qx, dx, off, nb, b, acca, J);                              \
+        ROWS_BLOCK(qb + b * (BLOCK_BYTES), db + b * 8, qx, dx, off, nb, b, accb, J);                              \
+    }                                                                                                             \
+    for (int j = 0; j < J; j++) {                                                                                 \
+        vv_x8_store(ya + j * ldy, acca[j], valida);                                                               \
+        vv_x8_store(yb + j * ldy, accb[j], validb);                                                               \
+    }                                                                                                             \
+}                                                                                                                 \
+TARGET __attribute__((unused)) static void NAME(const W *q, const uint16_t *d, const int8_t *qx, const float *dx, \
+        const int32_t *off, size_t m, float *y, size_t ldy, size_t nb, size_t rows, size_t g0, size_t g1) {      \
+    const size_t h = (ON) && m <= (JT) && vv_x8_matvec_streams >= 2 ? (g1 - g0) / 2 : 0;                          \
+    for (size_t k = 0; k < h; k++) {                                                                              \
+        const size_t ga = g0 + k, gb = g0 + h + k;                                                                \
+        const W *qa = q + ga * nb * (BLOCK_BYTES), *qb = q + gb * nb * (BLOCK_BYTES);                             \
+        const uint16_t *da = d + ga * nb * 8, *db = d + gb * nb * 8;                                              \
+        float *ya = y + ga * 8, *yb = y + gb * 8;                                                                 \
+        const size_t va = rows - ga * 8, vb = rows - gb * 8;                                                      \
+        switch (m) {                                                                                              \
+        case 8: NAME##_pair(qa, qb, da, db, qx, dx, off, ya, yb, ldy, nb, va, vb, 8); break;                      \
+        case 7: NAME##_pair(qa, qb, da, db, qx, dx, off, ya, yb, ldy, nb, va, vb, 7); break;                      \
+        case 6: NAME##_pair(qa, qb, da, db, qx, dx, off, ya, yb, ldy, nb, va, vb, 6); break;                      \
+        case 5: NAME##_pair(qa, qb, da, db, qx, dx, off, ya, yb, ldy, nb, va, vb, 5); break;                      \
+        case 4: NAME##_pair(qa, qb, da, db, qx, dx, off, ya, yb, ldy, nb, va, vb, 4); break;                      \
+        case 3: NAME##_pair(qa, qb, da, db, qx, dx, off, ya, yb, ldy, nb, va, vb, 3); break;                      \
+        case 2: NAME##_pair(qa, qb, da, db, qx, dx, off, ya, yb, ldy, nb, va, vb, 2); break;                      \
+        default: NAME##_pair(qa, qb, da, db, qx, dx, off, ya, yb, ldy, nb, va, vb, 1); break;                     \
+        }                                                                                                         \
+    }                                                                                                             \
+    TILED(q, d, qx, dx, off, m, y, ldy, nb, rows, g0 + 2 * h, g1);                                                \
+}
+
 /* The public mat-vec and multi-row entry points of an x8 layout (quant_q4_0x8.c, quant_q8_0x8.c), defined in
  * the layout's file over its own static kernels: x8_offset (the exact per-block offset the SIMD dot products
  * start from), matvec_x8_{avx2,avxvnni,avx512vl}, matmul_x8_* and the scalar reference matvec_x8_scalar. W is

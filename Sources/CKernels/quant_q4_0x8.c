@@ -212,64 +212,13 @@ TARGET static inline __attribute__((always_inline)) void rows_block_x8_##ISA(con
         acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(dx[j * nb + b])), _mm256_cvtepi32_ps(s), acc[j]); \
     }                                                                                                             \
 }                                                                                                                 \
-/* J <= JT activation rows against one group. */                                                                 \
-TARGET static inline __attribute__((always_inline)) void group_x8_##ISA(const uint8_t *qg, const uint16_t *dg,   \
-        const int8_t *qx, const float *dx, const int32_t *off, float *y, size_t ldy, size_t nb, size_t valid,    \
-        const int J) {                                                                                            \
-    __m256 acc[8];                                                                                                \
-    for (int j = 0; j < J; j++) acc[j] = _mm256_setzero_ps();                                                     \
-    for (size_t b = 0; b < nb; b++) {                                                                             \
-        x8_prefetch(qg + (b + X8_PREFETCH_BLOCKS) * BLOCK_BYTES);                                                 \
-        rows_block_x8_##ISA(qg + b * BLOCK_BYTES, dg + b * G, qx, dx, off, nb, b, acc, J);                        \
-    }                                                                                                             \
-    for (int j = 0; j < J; j++) vv_x8_store(y + j * ldy, acc[j], valid);                                          \
-}                                                                                                                 \
+VV_X8_GROUP_ROWS(group_x8_##ISA, TARGET, uint8_t, BLOCK_BYTES, rows_block_x8_##ISA)                            \
 VV_X8_TILED_MATMUL(matmul_x8_tiled_##ISA, TARGET, uint8_t, BLOCK_BYTES, group_x8_##ISA, JT)                      \
-/* J <= JT activation rows against two groups side by side, block by block (two memory streams per thread). */  \
-TARGET static inline __attribute__((always_inline)) void group2_x8_##ISA(const uint8_t *qa, const uint8_t *qb,   \
-        const uint16_t *da, const uint16_t *db, const int8_t *qx, const float *dx, const int32_t *off, float *ya, \
-        float *yb, size_t ldy, size_t nb, size_t valida, size_t validb, const int J) {                            \
-    __m256 acca[8], accb[8];                                                                                      \
-    for (int j = 0; j < J; j++) acca[j] = accb[j] = _mm256_setzero_ps();                                          \
-    for (size_t b = 0; b < nb; b++) {                                                                             \
-        x8_prefetch(qa + (b + X8_PREFETCH_BLOCKS) * BLOCK_BYTES);                                                 \
-        x8_prefetch(qb + (b + X8_PREFETCH_BLOCKS) * BLOCK_BYTES);                                                 \
-        rows_block_x8_##ISA(qa + b * BLOCK_BYTES, da + b * G, qx, dx, off, nb, b, acca, J);                       \
-        rows_block_x8_##ISA(qb + b * BLOCK_BYTES, db + b * G, qx, dx, off, nb, b, accb, J);                       \
-    }                                                                                                             \
-    for (int j = 0; j < J; j++) {                                                                                 \
-        vv_x8_store(ya + j * ldy, acca[j], valida);                                                               \
-        vv_x8_store(yb + j * ldy, accb[j], validb);                                                               \
-    }                                                                                                             \
-}                                                                                                                 \
-/* Up to JT rows (decode's verify rows, a batch): with MR2 and two streams, groups g0+k and g0+h+k side by side; \
- * otherwise, and for more rows, the tiled kernel. */                                                            \
-TARGET __attribute__((unused)) static void matmul_x8_##ISA(const uint8_t *q, const uint16_t *d, const int8_t *qx, \
-        const float *dx, const int32_t *off, size_t m, float *y, size_t ldy, size_t nb, size_t rows, size_t g0,   \
-        size_t g1) {                                                                                              \
-    const size_t h = (MR2) && m <= (JT) && vv_x8_matvec_streams >= 2 ? (g1 - g0) / 2 : 0;                         \
-    for (size_t k = 0; k < h; k++) {                                                                              \
-        const size_t ga = g0 + k, gb = g0 + h + k;                                                                \
-        const uint8_t *qa = q + ga * nb * BLOCK_BYTES, *qb = q + gb * nb * BLOCK_BYTES;                           \
-        const uint16_t *da = d + ga * nb * G, *db = d + gb * nb * G;                                              \
-        float *ya = y + ga * G, *yb = y + gb * G;                                                                 \
-        const size_t va = rows - ga * G, vb = rows - gb * G;                                                      \
-        switch (m) {                                                                                              \
-        case 8: group2_x8_##ISA(qa, qb, da, db, qx, dx, off, ya, yb, ldy, nb, va, vb, 8); break;                  \
-        case 7: group2_x8_##ISA(qa, qb, da, db, qx, dx, off, ya, yb, ldy, nb, va, vb, 7); break;                  \
-        case 6: group2_x8_##ISA(qa, qb, da, db, qx, dx, off, ya, yb, ldy, nb, va, vb, 6); break;                  \
-        case 5: group2_x8_##ISA(qa, qb, da, db, qx, dx, off, ya, yb, ldy, nb, va, vb, 5); break;                  \
-        case 4: group2_x8_##ISA(qa, qb, da, db, qx, dx, off, ya, yb, ldy, nb, va, vb, 4); break;                  \
-        case 3: group2_x8_##ISA(qa, qb, da, db, qx, dx, off, ya, yb, ldy, nb, va, vb, 3); break;                  \
-        case 2: group2_x8_##ISA(qa, qb, da, db, qx, dx, off, ya, yb, ldy, nb, va, vb, 2); break;                  \
-        default: group2_x8_##ISA(qa, qb, da, db, qx, dx, off, ya, yb, ldy, nb, va, vb, 1); break;                 \
-        }                                                                                                         \
-    }                                                                                                             \
-    matmul_x8_tiled_##ISA(q, d, qx, dx, off, m, y, ldy, nb, rows, g0 + 2 * h, g1);                                \
-}
+VV_X8_PAIRED_MATMUL(matmul_x8_##ISA, TARGET, uint8_t, BLOCK_BYTES, rows_block_x8_##ISA, matmul_x8_tiled_##ISA, JT, \
+                    MR2)
 
-/* JT: activation rows per register tile, 4 with 16 vector registers, 8 with AVX-512's 32. MR2: the multi-row
- * product walks two groups side by side (measured on the Intel Xeon host only, where the AVX-512 path runs). */
+/* JT: activation rows per register tile, 4 with 16 vector registers, 8 with AVX-512's 32. MR2: up to JT rows walk
+ * two groups side by side (measured on the Intel Xeon host only, where the AVX-512 path runs). */
 X8_KERNELS(avx2, VV_AVX2, 4, 0)
 X8_KERNELS(avxvnni, VV_AVXVNNI, 4, 0)
 X8_KERNELS(avx512vl, VV_AVX512VNNI, 8, 1)

@@ -213,67 +213,15 @@ VV_AVX512VNNI static inline __attribute__((always_inline)) void tile_block_avx51
     }
 }
 
-/* J <= 8 activation rows against one group. */
-VV_AVX512VNNI static inline __attribute__((always_inline)) void tile_x8_avx512vl(const int8_t *qg,
-        const uint16_t *dg, const int8_t *qx, const float *dx, const int32_t *off, float *y, size_t ldy, size_t nb,
-        size_t valid, const int J) {
-    __m256 acc[8];
-    for (int j = 0; j < J; j++) acc[j] = _mm256_setzero_ps();
-    for (size_t b = 0; b < nb; b++) {
-        x8_prefetch(qg + (b + X8_PREFETCH_BLOCKS) * BLOCK_BYTES);
-        tile_block_avx512vl(qg + b * BLOCK_BYTES, dg + b * G, qx, dx, off, nb, b, acc, J);
-    }
-    for (int j = 0; j < J; j++) vv_x8_store(y + j * ldy, acc[j], valid);
-}
+VV_X8_GROUP_ROWS(tile_x8_avx512vl, VV_AVX512VNNI, int8_t, BLOCK_BYTES, tile_block_avx512vl)
 VV_X8_TILED_MATMUL(matmul_x8_tiled_avx512vl, VV_AVX512VNNI, int8_t, BLOCK_BYTES, tile_x8_avx512vl, 8)
-
-/* J <= 8 activation rows against two groups side by side, block by block: two memory streams per thread, as in
- * the one-row mat-vec (vv_x8_matvec_streams). Each group's rows keep the one-row arithmetic. */
-VV_AVX512VNNI static inline __attribute__((always_inline)) void tile2_x8_avx512vl(const int8_t *qa,
-        const int8_t *qb, const uint16_t *da, const uint16_t *db, const int8_t *qx, const float *dx,
-        const int32_t *off, float *ya, float *yb, size_t ldy, size_t nb, size_t valida, size_t validb, const int J) {
-    __m256 acca[8], accb[8];
-    for (int j = 0; j < J; j++) acca[j] = accb[j] = _mm256_setzero_ps();
-    for (size_t b = 0; b < nb; b++) {
-        x8_prefetch(qa + (b + X8_PREFETCH_BLOCKS) * BLOCK_BYTES);
-        x8_prefetch(qb + (b + X8_PREFETCH_BLOCKS) * BLOCK_BYTES);
-        tile_block_avx512vl(qa + b * BLOCK_BYTES, da + b * G, qx, dx, off, nb, b, acca, J);
-        tile_block_avx512vl(qb + b * BLOCK_BYTES, db + b * G, qx, dx, off, nb, b, accb, J);
-    }
-    for (int j = 0; j < J; j++) {
-        vv_x8_store(ya + j * ldy, acca[j], valida);
-        vv_x8_store(yb + j * ldy, accb[j], validb);
-    }
-}
-
-/* Up to 8 rows (a decode step's verify rows or a batch): with two streams, groups g0+k and g0+h+k side by side;
- * otherwise, and for more rows, the tiled kernel. On the Intel Xeon host, costs relative to the two-stream one-row
- * mat-vec (`bench --draft-replay`'s multi-row costs, 3 alternated runs of two builds): 5-8 rows 1.13-1.34 with two
- * streams from 5 rows up against 1.31-1.50 with them only up to 4 rows; 2-4 rows 1.04-1.19 either way
- * (`bench --multi-row` before the change: 1.13-1.24, 1.34-1.43 and 1.53-1.59 for 2, 4 and 8 rows). */
-VV_AVX512VNNI static void matmul_x8_streams_avx512vl(const int8_t *q, const uint16_t *d, const int8_t *qx,
-        const float *dx, const int32_t *off, size_t m, float *y, size_t ldy, size_t nb, size_t rows, size_t g0,
-        size_t g1) {
-    const size_t h = m <= 8 && vv_x8_matvec_streams >= 2 ? (g1 - g0) / 2 : 0;
-    for (size_t k = 0; k < h; k++) {
-        const size_t ga = g0 + k, gb = g0 + h + k;
-#define VV_TILE2(J) tile2_x8_avx512vl(q + ga * nb * BLOCK_BYTES, q + gb * nb * BLOCK_BYTES, d + ga * nb * G,          \
-                                      d + gb * nb * G, qx, dx, off, y + ga * G, y + gb * G, ldy, nb, rows - ga * G,   \
-                                      rows - gb * G, J)
-        switch (m) {
-        case 8: VV_TILE2(8); break;
-        case 7: VV_TILE2(7); break;
-        case 6: VV_TILE2(6); break;
-        case 5: VV_TILE2(5); break;
-        case 4: VV_TILE2(4); break;
-        case 3: VV_TILE2(3); break;
-        case 2: VV_TILE2(2); break;
-        default: VV_TILE2(1); break;
-        }
-#undef VV_TILE2
-    }
-    matmul_x8_tiled_avx512vl(q, d, qx, dx, off, m, y, ldy, nb, rows, g0 + 2 * h, g1);
-}
+/* Up to 8 rows (a decode step's verify rows or a batch) walk two groups side by side. On the Intel Xeon host, costs
+ * relative to the two-stream one-row mat-vec (`bench --draft-replay`'s multi-row costs, 3 alternated runs of two
+ * builds): 5-8 rows 1.13-1.34 with two streams from 5 rows up against 1.31-1.50 with them only up to 4 rows; 2-4
+ * rows 1.04-1.19 either way (`bench --multi-row` before the change: 1.13-1.24, 1.34-1.43 and 1.53-1.59 for 2, 4 and
+ * 8 rows). */
+VV_X8_PAIRED_MATMUL(matmul_x8_streams_avx512vl, VV_AVX512VNNI, int8_t, BLOCK_BYTES, tile_block_avx512vl,
+                    matmul_x8_tiled_avx512vl, 8, 1)
 
 /* The entry points below take these kernels on this path. */
 #define matmul_x8_avx512vl matmul_x8_streams_avx512vl

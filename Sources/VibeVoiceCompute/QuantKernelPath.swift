@@ -42,9 +42,9 @@ public enum QuantKernelPath: String, CaseIterable, Sendable {
     }
 }
 
-/// Memory streams per thread of the decode layouts' one-row mat-vecs (q8_0 and q4_0 rows interleaved by 8): 2, the
-/// default, walks two halves of each thread's rows side by side, which kept more of the memory busy on the Intel
-/// Xeon host (see quant_internal.h); 1 walks them in order. Both give the same bits; for comparisons
+/// Memory streams per thread of the decode layouts' one-row mat-vecs (q8_0 and q4_0 rows interleaved by 8) and, on
+/// the AVX-512 path, of their products of up to 8 rows: 2, the default, walks two halves of each thread's rows side
+/// by side, which kept more of the memory busy on the Intel Xeon host (see quant_internal.h); 1 walks them in order. Both give the same bits; for comparisons
 /// (`bench --matvec-streams`).
 public enum MatvecStreams {
     public static var perThread: Int {
