@@ -41,7 +41,22 @@ int vv_quant_set_max_level(int level) {
 
 void vv_set_force_scalar(int on) { vv_quant_set_max_level(on ? VV_QUANT_SCALAR : VV_QUANT_AVX512VNNI); }
 
+int vv_x8_default_matvec_streams(void) {
+#ifdef VV_X86
+    /* AMD Zen 4: two streams per thread made the multi-row products dearer (see quant_internal.h). */
+    __builtin_cpu_init();
+    return __builtin_cpu_is("amd") ? 1 : 2;
+#else
+    return 2;
+#endif
+}
+
 int vv_x8_matvec_streams = 2;
+
+/* The CPU's default, set before any kernel runs (reading the global in the kernels stays a plain load). */
+__attribute__((constructor)) static void vv_x8_init_matvec_streams(void) {
+    vv_x8_matvec_streams = vv_x8_default_matvec_streams();
+}
 
 int vv_x8_set_matvec_streams(int streams) {
     if (streams > 0) vv_x8_matvec_streams = streams >= 2 ? 2 : 1;

@@ -82,7 +82,12 @@ static inline void vv_q8_prefetch_rows(const int8_t *q, size_t nb, size_t b, int
  * thread leaves memory idle on some hosts: on the 2-vCPU Intel Xeon host (2026-12-07), a plain 2-thread read reached
  * 25 GB/s with one stream per thread (software prefetch at its best distance) against 28-29 GB/s with two and 30-31
  * with four; the q8_0 x8 mat-vec alone (131072x3584, 470 MB, 2 threads, alternated) 22-26 GB/s with one stream
- * against 27-28 with two, q4_0 22-25 against 27-28; four streams gave nothing more. */
+ * against 27-28 with two, q4_0 22-25 against 27-28; four streams gave nothing more. On the 2-vCPU AMD EPYC (Zen 4)
+ * host (2026-12-07, `bench --multi-row --json --matvec-streams 1|2`, 7 alternated runs each) the one-row rate was the
+ * same either way (q8_0 29-38 GB/s with one stream, 28-32 with two; q4_0 28-32 and 28-39), but two streams made the
+ * multi-row products dearer: q4_0 4 and 8 rows cost 1.14-1.39 and 1.74-1.87 of one row with one stream against
+ * 1.30-1.69 and 2.12-2.94 with two, q8_0 8 rows 1.13-1.49 against 1.26-1.67 (4 rows 1.02-1.13 either way). So the
+ * default (vv_x8_default_matvec_streams) is one stream on AMD processors and two elsewhere. */
 extern int vv_x8_matvec_streams;
 
 /* 4 bytes from any address, as one int32 (the x8 layouts' 4-byte chunks and activation broadcasts). */

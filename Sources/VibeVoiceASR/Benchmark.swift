@@ -73,13 +73,29 @@ public enum Benchmark {
         return Double(weight.byteCount) / matvecSeconds(weight, rows: 1)
     }
 
+    /// What `multiRowTimings` measured on one weight.
+    public struct MultiRowTimings: Sendable {
+        /// Cost of m rows relative to one row (1 for m = 1): the median of each m-row time over the one-row time
+        /// taken just before it.
+        public var costs: [Int: Double]
+        /// Bytes/s of the one-row passes (the median over all of them): what the costs are relative to, so that
+        /// runs under different settings (`--matvec-streams`) can be compared in absolute terms.
+        public var oneRowBytesPerSecond: Double
+    }
+
     /// The cost of `m` activation rows through the multi-row mat-vec kernels relative to one row, for each
     /// `m` in `rows`, on a 512 MB weight of `dtype`: the median over `rounds` of each m-row time against a one-row time taken
     /// just before it.
     public static func multiRowCosts(dtype: DType, rows: [Int] = [1, 2, 4, 8], rounds: Int = 5) -> [Int: Double] {
+        multiRowTimings(dtype: dtype, rows: rows, rounds: rounds).costs
+    }
+
+    /// `multiRowCosts`, and the one-row rate they are relative to.
+    public static func multiRowTimings(dtype: DType, rows: [Int] = [1, 2, 4, 8], rounds: Int = 5) -> MultiRowTimings {
         let weight = syntheticWeight(dtype: dtype)
         _ = matvecSeconds(weight, rows: 1, repeats: 2)   // warm the pages, the threads and the clock
         var ratios = [Int: [Double]]()
+        var ones: [Double] = []
         for _ in 0..<rounds {
             for m in rows where m > 1 {
                 // Each m-row time against a one-row time taken just before it: the host's load and clock drift
@@ -87,11 +103,13 @@ public enum Benchmark {
                 let one = matvecSeconds(weight, rows: 1, repeats: 1)
                 let many = matvecSeconds(weight, rows: m, repeats: 1)
                 ratios[m, default: []].append(many / one)
+                ones.append(one)
             }
         }
+        if ones.isEmpty { ones = [matvecSeconds(weight, rows: 1, repeats: rounds)] }
         var costs = ratios.mapValues { r in r.sorted()[r.count / 2] }
         if rows.contains(1) { costs[1] = 1 }
-        return costs
+        return MultiRowTimings(costs: costs, oneRowBytesPerSecond: Double(weight.byteCount) / ones.sorted()[ones.count / 2])
     }
 
     /// A prompt of the real shape without a tokenizer: 26 text ids before the audio slots and 37 after, as in

@@ -77,7 +77,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Row chunks per thread that the decode mat-vecs hand out to whichever thread is free (default 4; 1: one fixed range per thread). For comparisons.", valueName: "n"))
     var matvecChunks: Int?
 
-    @Option(help: ArgumentHelp("Memory streams per thread of the q8_0/q4_0 decode mat-vecs (and, on the AVX-512 path, their products of up to 8 rows): 2 (the default) walks two halves of each thread's rows side by side, 1 walks them in order. Both give the same bits; for comparisons.", valueName: "n"))
+    @Option(help: ArgumentHelp("Memory streams per thread of the q8_0/q4_0 decode mat-vecs (and, on the AVX-512 path, their products of up to 8 rows): 2 walks two halves of each thread's rows side by side, 1 walks them in order (default: 1 on AMD processors, 2 elsewhere). Both give the same bits; for comparisons.", valueName: "n"))
     var matvecStreams: Int?
 
     @Flag(help: "Also prefill the 60 s and 300 s prompt shapes (513 and 2313 tokens, random audio embeddings) for their ratios to the sgemm rate.")

@@ -9,12 +9,15 @@ extension BenchCommand {
     func runMultiRow() throws {
         FileHandle.standardError.write(Data("measuring 1, 2, 4 and 8 rows through the mat-vec kernels (512 MB weights) ...\n".utf8))
         var table: [String: [String: Double]] = [:]
+        var oneRow: [String: Double] = [:]
         for dtype in [DType.bf16, .q8_0, .q4_0] {
-            let costs = Benchmark.multiRowCosts(dtype: dtype, rows: Self.multiRowCounts)
-            table[dtype.userName.lowercased()] = Dictionary(uniqueKeysWithValues: costs.map { ("\($0.key)", $0.value) })
+            let timings = Benchmark.multiRowTimings(dtype: dtype, rows: Self.multiRowCounts)
+            table[dtype.userName.lowercased()] = Dictionary(uniqueKeysWithValues: timings.costs.map { ("\($0.key)", $0.value) })
+            oneRow[dtype.userName.lowercased()] = timings.oneRowBytesPerSecond / 1e9
         }
         if json {
-            let object: [String: Any] = ["threads": ComputeThreads.count, "multirow_costs": table]
+            let object: [String: Any] = ["threads": ComputeThreads.count, "multirow_costs": table,
+                                         "one_row_gbps": oneRow, "matvec_streams": MatvecStreams.perThread]
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
             return
         }
@@ -22,7 +25,8 @@ extension BenchCommand {
         print("format   " + Self.multiRowCounts.map { String(repeating: " ", count: max(0, 7 - "m=\($0)".count)) + "m=\($0)" }.joined())
         for name in ["bf16", "q8_0", "q4_0"] {
             let row = Self.multiRowCounts.map { String(format: "%7.2f", table[name]!["\($0)"]!) }.joined()
-            print(name.padding(toLength: 9, withPad: " ", startingAt: 0) + row)
+            print(name.padding(toLength: 9, withPad: " ", startingAt: 0) + row
+                + String(format: "   (one row %.1f GB/s)", oneRow[name]!))
         }
     }
 

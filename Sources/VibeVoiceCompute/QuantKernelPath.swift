@@ -43,12 +43,16 @@ public enum QuantKernelPath: String, CaseIterable, Sendable {
 }
 
 /// Memory streams per thread of the decode layouts' one-row mat-vecs (q8_0 and q4_0 rows interleaved by 8) and, on
-/// the AVX-512 path, of their products of up to 8 rows: 2, the default, walks two halves of each thread's rows side
-/// by side, which kept more of the memory busy on the Intel Xeon host (see quant_internal.h); 1 walks them in order. Both give the same bits; for comparisons
-/// (`bench --matvec-streams`).
+/// the AVX-512 path, of their products of up to 8 rows. 2 walks two halves of each thread's rows side by side,
+/// which kept more of the memory busy on the Intel Xeon host; 1 walks them in order, which made the multi-row
+/// products cheaper on the AMD EPYC (Zen 4) host (see quant_internal.h). The default is `defaultPerThread`: 1 on
+/// AMD processors, 2 elsewhere. Both give the same bits; for comparisons (`bench --matvec-streams`).
 public enum MatvecStreams {
     public static var perThread: Int {
         get { Int(vv_x8_set_matvec_streams(0)) }
         set { vv_x8_set_matvec_streams(Int32(newValue)) }
     }
+
+    /// This CPU's default: 1 on AMD processors, 2 elsewhere.
+    public static var defaultPerThread: Int { Int(vv_x8_default_matvec_streams()) }
 }

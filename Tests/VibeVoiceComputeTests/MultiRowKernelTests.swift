@@ -54,7 +54,7 @@ final class MultiRowKernelTests: XCTestCase {
                             XCTAssertEqual(Array(block[(j * rows)..<((j + 1) * rows)]).map(\.bitPattern), one.map(\.bitPattern),
                                            "\(dtype) \(rows)x\(cols) m=\(m) row \(j) level \(level) streams \(streams)")
                         }
-                        MatvecStreams.perThread = 2
+                        MatvecStreams.perThread = MatvecStreams.defaultPerThread
                       }
                     }
                 }

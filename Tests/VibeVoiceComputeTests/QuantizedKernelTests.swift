@@ -21,7 +21,7 @@ final class QuantizedKernelTests: XCTestCase {
 
     override func tearDown() {
         vv_set_force_scalar(0)
-        MatvecStreams.perThread = 2
+        MatvecStreams.perThread = MatvecStreams.defaultPerThread
         super.tearDown()
     }
 
@@ -50,13 +50,22 @@ final class QuantizedKernelTests: XCTestCase {
         return (q, d)
     }
 
-    func testMatvecStreamsSettingTakesOneOrTwo() {
-        XCTAssertEqual(MatvecStreams.perThread, 2, "two streams by default")
+    func testMatvecStreamsSettingTakesOneOrTwo() throws {
+        XCTAssertEqual(MatvecStreams.perThread, MatvecStreams.defaultPerThread, "the CPU's default until set")
+        #if arch(x86_64)
+        // The default follows the vendor /proc/cpuinfo names: one stream on AMD, two elsewhere.
+        if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+           let line = info.split(separator: "\n").first(where: { $0.hasPrefix("vendor_id") }) {
+            XCTAssertEqual(MatvecStreams.defaultPerThread, line.hasSuffix("AuthenticAMD") ? 1 : 2, String(line))
+        }
+        #endif
         MatvecStreams.perThread = 1
         XCTAssertEqual(MatvecStreams.perThread, 1)
         MatvecStreams.perThread = 7
         XCTAssertEqual(MatvecStreams.perThread, 2, "more than two is two")
         XCTAssertEqual(vv_x8_set_matvec_streams(0), 2, "0 only asks")
+        MatvecStreams.perThread = 1
+        XCTAssertEqual(vv_x8_set_matvec_streams(-1), 1, "less than 1 only asks")
     }
 
     func testActivationQuantisationIsIdenticalOnEveryPathAndWithinHalfAStep() {
@@ -101,7 +110,7 @@ final class QuantizedKernelTests: XCTestCase {
                         XCTAssertEqual(scalar.map(\.bitPattern), other.map(\.bitPattern),
                                        "\(format) \(rows)x\(cols) level \(level) x8 \(layout) streams \(streams)")
                     }
-                    MatvecStreams.perThread = 2
+                    MatvecStreams.perThread = MatvecStreams.defaultPerThread
                 }
                 vv_set_force_scalar(0)
                 let simd = Linear(weight: w, bias: nil, decodeLayout: layout).forward(x, rows: 1)

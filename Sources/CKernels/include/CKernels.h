@@ -97,9 +97,12 @@ int vv_cpu_has_avx512(void);
 /* Forces the portable scalar paths (1) or lifts the cap (0). */
 void vv_set_force_scalar(int on);
 /* Memory streams per thread of the x8 layouts' one-row mat-vec and, on the AVX-512 path, of their products of up to
- * 8 rows (1 or 2; default 2): with 2, each thread walks the two halves of its groups side by side. Results are the same either way; for comparisons. Returns the value in
- * use (0 or less only asks). */
+ * 8 rows (1 or 2; default vv_x8_default_matvec_streams()): with 2, each thread walks the two halves of its groups
+ * side by side. Results are the same either way; for comparisons. Returns the value in use (0 or less only asks). */
 int vv_x8_set_matvec_streams(int streams);
+/* The default of vv_x8_set_matvec_streams for this CPU: 1 on AMD processors, 2 elsewhere (measured on an AMD EPYC
+ * Zen 4 and an Intel Xeon; see quant_internal.h). */
+int vv_x8_default_matvec_streams(void);
 
 #include "CKernelsFused.h"
 
