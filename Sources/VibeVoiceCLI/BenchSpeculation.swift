@@ -12,8 +12,9 @@ extension BenchCommand {
         var oneRow: [String: Double] = [:]
         for dtype in [DType.bf16, .q8_0, .q4_0] {
             let timings = Benchmark.multiRowTimings(dtype: dtype, rows: Self.multiRowCounts)
-            table[dtype.userName.lowercased()] = Dictionary(uniqueKeysWithValues: timings.costs.map { ("\($0.key)", $0.value) })
-            oneRow[dtype.userName.lowercased()] = timings.oneRowBytesPerSecond / 1e9
+            let name = dtype.userName.lowercased()
+            table[name] = Dictionary(uniqueKeysWithValues: timings.costs.map { ("\($0.key)", $0.value) })
+            oneRow[name] = timings.oneRowBytesPerSecond / 1e9
         }
         if json {
             let object: [String: Any] = ["threads": ComputeThreads.count, "multirow_costs": table,

@@ -67,21 +67,20 @@ final class BenchDecodeModesCLITests: XCTestCase {
     /// `bench --multi-row`: every format's cost of 1, 2, 4 and 8 rows, the one-row rate they are relative to, and the
     /// streams setting they were measured with (the one the command names: here not the CPU's default).
     func testMultiRowReportsCostsAndTheOneRowRateUnderTheNamedStreams() throws {
-        do {
-            let streams = 3 - MatvecStreams.defaultPerThread
-            let run = try CLIRunner.run(["bench", "--multi-row", "--matvec-streams", "\(streams)", "--json"])
-            XCTAssertEqual(run.status, 0, run.stderr)
-            let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: run.stdoutData) as? [String: Any])
-            XCTAssertEqual(json["matvec_streams"] as? Int, streams)
-            let costs = try XCTUnwrap(json["multirow_costs"] as? [String: [String: Double]])
-            let rates = try XCTUnwrap(json["one_row_gbps"] as? [String: Double])
-            for format in ["bf16", "q8_0", "q4_0"] {
-                XCTAssertEqual(Set(costs[format]?.keys ?? [:].keys), ["1", "2", "4", "8"], format)
-                XCTAssertEqual(costs[format]?["1"], 1, format)
-                XCTAssertTrue(costs[format]!.values.allSatisfy { $0 > 0 && $0.isFinite }, "\(format): \(costs[format]!)")
-                // 512 MB in well under 5 s and more than a microsecond: a rate, not a time or a byte count.
-                XCTAssertTrue((0.1...1000).contains(rates[format] ?? 0), "\(format): \(rates)")
-            }
+        let streams = 3 - MatvecStreams.defaultPerThread
+        let run = try CLIRunner.run(["bench", "--multi-row", "--matvec-streams", "\(streams)", "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: run.stdoutData) as? [String: Any])
+        XCTAssertEqual(json["matvec_streams"] as? Int, streams)
+        let costs = try XCTUnwrap(json["multirow_costs"] as? [String: [String: Double]])
+        let rates = try XCTUnwrap(json["one_row_gbps"] as? [String: Double])
+        for format in ["bf16", "q8_0", "q4_0"] {
+            let formatCosts = costs[format] ?? [:]
+            XCTAssertEqual(Set(formatCosts.keys), ["1", "2", "4", "8"], format)
+            XCTAssertEqual(formatCosts["1"], 1, format)
+            XCTAssertTrue(formatCosts.values.allSatisfy { $0 > 0 && $0.isFinite }, "\(format): \(formatCosts)")
+            // 512 MB in well under 5 s and more than a microsecond: a rate, not a time or a byte count.
+            XCTAssertTrue((0.1...1000).contains(rates[format] ?? 0), "\(format): \(rates)")
         }
     }
 
